@@ -1,0 +1,1 @@
+"""Operation handlers: one module per tag, one function per operationId."""

@@ -1,0 +1,20 @@
+"""Handler of the `health` tag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from models.db import session_scope
+from service.errors import ApiError, ErrorCode
+
+
+def get_health() -> tuple[dict[str, Any], int]:
+    try:
+        with session_scope() as session:
+            session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "The database does not answer") from None
+    return {"data": {"status": "ok", "database": "ok"}}, 200

@@ -1,0 +1,64 @@
+"""Handlers of the `users` tag; Connexion has validated every argument already."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from models import user as users
+from models.db import session_scope
+from service.pagination import PageRequest, paginated
+
+Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
+COLLECTION = "/api/users"
+
+
+def list_users(
+    page: int, limit: int, sort_by: str, order: str, search: str | None = None
+) -> Response:
+    request = PageRequest(page=page, limit=limit)
+    with session_scope() as session:
+        rows, total = users.list_page(
+            session,
+            offset=request.offset,
+            limit=limit,
+            sort_by=sort_by,
+            order=order,
+            search=search,
+        )
+        items = [row.public() for row in rows]
+    query = {"search": search, "sortBy": sort_by, "order": order}
+    return paginated(items, total, request, COLLECTION, query)
+
+
+def create_user(body: dict[str, Any]) -> Response:
+    with session_scope() as session:
+        created = users.create(session, body).public()
+    return {"data": created}, 201, {"Location": f"{COLLECTION}/{created['id']}"}
+
+
+def get_user(id_: str) -> Response:
+    with session_scope() as session:
+        return {"data": users.get(session, uuid.UUID(id_)).public()}, 200
+
+
+def _change(id_: str, fields: dict[str, Any]) -> Response:
+    with session_scope() as session:
+        user = users.get(session, uuid.UUID(id_))
+        return {"data": users.update(session, user, fields).public()}, 200
+
+
+def replace_user(id_: str, body: dict[str, Any]) -> Response:
+    """PUT: the contract requires every writable field, so this is a full replace."""
+    return _change(id_, body)
+
+
+def update_user(id_: str, body: dict[str, Any]) -> Response:
+    """PATCH (JSON Merge Patch): fields left out stay as they are."""
+    return _change(id_, body)
+
+
+def delete_user(id_: str) -> Response:
+    with session_scope() as session:
+        users.delete(session, users.get(session, uuid.UUID(id_)))
+    return None, 204

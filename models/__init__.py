@@ -1,0 +1,1 @@
+"""SQLModel tables, their queries, and the database engine."""

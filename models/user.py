@@ -1,0 +1,120 @@
+"""The `users` table and the queries on it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Column, DateTime, String, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.timestamps import to_iso, utc_now
+from service import errors
+
+ROLES = ("user", "admin", "moderator")
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('user', 'admin', 'moderator')", name="ck_users_role"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(sa_column=Column(String, nullable=False, index=True))
+    # Stored lower-case, so this unique index makes emails unique regardless of case.
+    email: str = Field(sa_column=Column(String, nullable=False, unique=True))
+    role: str = Field(default="user", sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+    def public(self) -> dict[str, Any]:
+        """The `User` schema of the contract."""
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "email": self.email,
+            "role": self.role,
+            "createdAt": to_iso(self.created_at),
+            "updatedAt": to_iso(self.updated_at),
+        }
+
+
+SORT_COLUMNS = {"name": User.name, "email": User.email, "createdAt": User.created_at}
+
+# Contract field -> column; the one place that knows how input becomes a row.
+WRITABLE = {"name": "name", "email": "email", "role": "role"}
+
+
+def normalise(fields: dict[str, Any]) -> dict[str, Any]:
+    """Trim names and lower-case emails, as the contract promises."""
+    values = {WRITABLE[key]: value for key, value in fields.items() if key in WRITABLE}
+    if "name" in values:
+        values["name"] = values["name"].strip()
+    if "email" in values:
+        values["email"] = values["email"].strip().lower()
+    return values
+
+
+def list_page(
+    session: Session, *, offset: int, limit: int, sort_by: str, order: str, search: str | None
+) -> tuple[list[User], int]:
+    """One page in a stable order (ties broken by id) and the total count."""
+    condition = None
+    if search:
+        condition = or_(
+            col(User.name).icontains(search, autoescape=True),
+            col(User.email).icontains(search, autoescape=True),
+        )
+    column = SORT_COLUMNS[sort_by]
+    ordering = [column.desc(), col(User.id).desc()]
+    if order == "asc":
+        ordering = [column.asc(), col(User.id).asc()]
+    query = select(User).order_by(*ordering).offset(offset).limit(limit)
+    count = select(func.count()).select_from(User)
+    if condition is not None:
+        query = query.where(condition)
+        count = count.where(condition)
+    return list(session.exec(query)), session.exec(count).one()
+
+
+def get(session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise errors.not_found("User", user_id)
+    return user
+
+
+def save(session: Session, user: User) -> User:
+    """Write the row now, so a taken email is a 409 and not a failed commit."""
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise errors.conflict(
+            f"A user with email '{user.email}' already exists",
+            details=[{"field": "email", "in": "body", "message": "is already taken"}],
+        ) from None
+    return user
+
+
+def create(session: Session, fields: dict[str, Any]) -> User:
+    return save(session, User(**normalise(fields)))
+
+
+def update(session: Session, user: User, fields: dict[str, Any]) -> User:
+    values = normalise(fields)
+    for name, value in values.items():
+        setattr(user, name, value)
+    if values:
+        user.updated_at = utc_now()
+    return save(session, user)
+
+
+def delete(session: Session, user: User) -> None:
+    session.delete(user)
+    session.flush()

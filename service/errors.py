@@ -1,0 +1,187 @@
+"""The one error type of the API and the one place that turns errors into responses.
+
+Handlers and layers raise `ApiError` (usually through a factory below); nothing else
+builds error JSON. `register_error_handlers` maps every exception that can escape a
+request - ours, Connexion's problems, Starlette's HTTP errors, anything else - onto the
+envelope `{"error": {"code", "message", "details?"}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+from connexion import FlaskApp
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    INVALID_JSON = "INVALID_JSON"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+
+
+STATUS_OF: dict[ErrorCode, int] = {
+    ErrorCode.VALIDATION_ERROR: 400,
+    ErrorCode.INVALID_JSON: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.UPSTREAM_UNAVAILABLE: 502,
+}
+
+# For errors raised by Connexion or Starlette, which only know a status.
+CODE_OF_STATUS: dict[int, ErrorCode] = {
+    400: ErrorCode.VALIDATION_ERROR,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.RATE_LIMITED,
+    502: ErrorCode.UPSTREAM_UNAVAILABLE,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
+    504: ErrorCode.UPSTREAM_UNAVAILABLE,
+}
+
+Detail = dict[str, str]
+
+
+class ApiError(Exception):
+    """An error a client is meant to see, with its code, message and field details."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        details: Sequence[Detail] | None = None,
+        headers: Mapping[str, str] | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = list(details) if details else None
+        self.headers = dict(headers or {})
+        self.status = status or STATUS_OF[code]
+
+    def envelope(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code.value, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.code.value}, {self.message!r})"
+
+
+def validation_error(details: Sequence[Detail]) -> ApiError:
+    return ApiError(ErrorCode.VALIDATION_ERROR, "Request validation failed", details=details)
+
+
+def invalid_json(reason: str) -> ApiError:
+    return ApiError(ErrorCode.INVALID_JSON, f"Request body is not valid JSON: {reason}")
+
+
+def not_found(resource: str, identifier: object) -> ApiError:
+    return ApiError(ErrorCode.NOT_FOUND, f"{resource} '{identifier}' does not exist")
+
+
+def conflict(message: str, details: Sequence[Detail] | None = None) -> ApiError:
+    return ApiError(ErrorCode.CONFLICT, message, details=details)
+
+
+def internal_error() -> ApiError:
+    return ApiError(ErrorCode.INTERNAL_ERROR, "An unexpected error occurred")
+
+
+def render(error: ApiError) -> ConnexionResponse:
+    """The only function that turns an error into an HTTP response."""
+    return ConnexionResponse(
+        status_code=error.status,
+        mimetype=JSON,
+        content_type=JSON,
+        body=json.dumps(error.envelope(), separators=(",", ":")),
+        headers=error.headers,
+    )
+
+
+def from_status(status: int, message: str, headers: Mapping[str, str] | None = None) -> ApiError:
+    code = CODE_OF_STATUS.get(status)
+    if code is None:
+        code = ErrorCode.INTERNAL_ERROR if status >= 500 else ErrorCode.VALIDATION_ERROR
+    return ApiError(code, message, headers=headers, status=status)
+
+
+AllowedMethods = Callable[[str], Sequence[str] | None]
+
+
+def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> None:
+    """Route every exception of a request to `render`.
+
+    `allowed_methods(path)` gives the spec's methods for a path, for the `Allow` header
+    of a 405 (Starlette's router only knows one operation's method).
+    """
+
+    async def on_api_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, ApiError)
+        return render(exc)
+
+    async def on_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, ProblemException)
+        message = str(exc.detail or exc.title or "Request failed")
+        return render(from_status(exc.status, message, exc.headers))
+
+    async def on_http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return render(ApiError(ErrorCode.NOT_FOUND, f"No route matches {request.url.path}"))
+        if exc.status_code == 405:
+            methods = allowed_methods(request.url.path) or []
+            return render(
+                ApiError(
+                    ErrorCode.METHOD_NOT_ALLOWED,
+                    f"Method {request.method} is not allowed here; use {', '.join(methods)}",
+                    headers={"Allow": ", ".join(methods)},
+                )
+            )
+        return render(from_status(exc.status_code, str(exc.detail), exc.headers))
+
+    async def on_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        # The request id is on every log record (service.logging); the body says nothing.
+        logger.error("Unhandled error: %r", exc, exc_info=exc)
+        return render(internal_error())
+
+    app.add_error_handler(ApiError, on_api_error)
+    app.add_error_handler(ProblemException, on_problem)
+    app.add_error_handler(HTTPException, on_http_exception)
+    app.add_error_handler(Exception, on_unexpected)

@@ -1,0 +1,85 @@
+"""Every setting of the service, read from the environment once.
+
+Nothing else reads `os.environ`: `Settings.from_env()` is called by the entry points and
+the result is passed to `create_app`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite:///data/app.db"
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class SettingsError(ValueError):
+    """A variable of the environment has a value the service cannot use."""
+
+
+def _integer(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if origin == "*" or "://" not in origin:
+            raise SettingsError(
+                f"CORS_ORIGINS takes exact origins such as https://app.example.com, got {origin!r}"
+            )
+    return origins
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    ratelimit_storage_uri: str = "memory://"
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    trusted_proxy_hops: int = 0
+    max_body_bytes: int = 1_048_576
+    validate_responses: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        environment = env.get("APP_ENV", "development").strip() or "development"
+        if environment not in ENVIRONMENTS:
+            raise SettingsError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        return cls(
+            environment=environment,
+            database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
+            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+            cors_origins=_origins(env.get("CORS_ORIGINS", "")),
+            trusted_proxy_hops=_integer(env, "TRUSTED_PROXY_HOPS", 0, minimum=0),
+            max_body_bytes=_integer(env, "MAX_BODY_BYTES", 1_048_576, minimum=1),
+            validate_responses=_boolean(
+                env, "VALIDATE_RESPONSES", default=environment != "production"
+            ),
+            host=env.get("HOST", "").strip() or "127.0.0.1",
+            port=_integer(env, "PORT", 8000, minimum=1),
+        )

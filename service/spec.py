@@ -1,0 +1,45 @@
+"""The contract, loaded once, and the facts the layers read from it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPEC_DIR = Path(__file__).resolve().parent.parent / "openapi"
+SPEC_FILE = "openapi.yaml"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@dataclass(frozen=True)
+class Contract:
+    document: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path = SPEC_DIR / SPEC_FILE) -> Contract:
+        with path.open(encoding="utf-8") as handle:
+            return cls(yaml.safe_load(handle))
+
+    @property
+    def base_path(self) -> str:
+        return self.document["servers"][0]["url"].rstrip("/")
+
+    @cached_property
+    def _path_patterns(self) -> list[tuple[re.Pattern[str], list[str]]]:
+        patterns = []
+        for template, item in self.document["paths"].items():
+            regex = re.sub(r"\\{[^/}]+\\}", "[^/]+", re.escape(self.base_path + template))
+            methods = [method.upper() for method in HTTP_METHODS if method in item]
+            patterns.append((re.compile(regex), methods))
+        return patterns
+
+    def allowed_methods(self, path: str) -> list[str] | None:
+        """The methods the spec declares for a concrete request path, or None if unknown."""
+        for pattern, methods in self._path_patterns:
+            if pattern.fullmatch(path):
+                return methods
+        return None
