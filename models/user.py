@@ -18,7 +18,9 @@ ROLES = ("user", "admin", "moderator")
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('user', 'admin', 'moderator')", name="ck_users_role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'admin', 'moderator')", name="ck_users_role"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(sa_column=Column(String, nullable=False, index=True))
@@ -26,7 +28,8 @@ class User(SQLModel, table=True):
     email: str = Field(sa_column=Column(String, nullable=False, unique=True))
     role: str = Field(default="user", sa_column=Column(String(16), nullable=False))
     created_at: datetime = Field(
-        default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+        default_factory=utc_now,
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
     )
     updated_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
@@ -91,19 +94,21 @@ def get(session: Session, user_id: uuid.UUID) -> User:
 
 def save(session: Session, user: User) -> User:
     """Write the row now, so a taken email is a 409 and not a failed commit."""
+    email = user.email  # read now: the failed flush expires the instance
     session.add(user)
     try:
         session.flush()
     except IntegrityError:
         raise errors.conflict(
-            f"A user with email '{user.email}' already exists",
+            f"A user with email '{email}' already exists",
             details=[{"field": "email", "in": "body", "message": "is already taken"}],
         ) from None
     return user
 
 
 def create(session: Session, fields: dict[str, Any]) -> User:
-    return save(session, User(**normalise(fields)))
+    now = utc_now()
+    return save(session, User(**normalise(fields), created_at=now, updated_at=now))
 
 
 def update(session: Session, user: User, fields: dict[str, Any]) -> User:

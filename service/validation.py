@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Iterable, Iterator
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
+from connexion.json_schema import Draft4RequestValidator
 from connexion.lifecycle import ConnexionRequest
 from connexion.validators import (
     VALIDATOR_MAP,
@@ -23,7 +24,6 @@ from connexion.validators import (
 from jsonschema import Draft4Validator, ValidationError
 from starlette.types import Scope
 
-from connexion.json_schema import Draft4RequestValidator
 from service import errors
 
 ROOT = "$"
@@ -67,17 +67,18 @@ def _unique(details: Iterable[errors.Detail]) -> list[errors.Detail]:
     return result
 
 
-_compiled: dict[str, Draft4Validator] = {}
+# Connexion hands over the same schema objects on every request (they live as long as
+# the app), so their identity is a sound key; the schema is kept to pin that identity.
+_compiled: dict[int, tuple[dict[str, Any], Draft4Validator]] = {}
 
 
 def _validator_for(schema: dict[str, Any]) -> Draft4Validator:
-    """Compile a schema's validator once; schemas are keyed by their canonical JSON."""
-    key = json.dumps(schema, sort_keys=True, default=str)
-    validator = _compiled.get(key)
-    if validator is None:
+    """Compile a schema's validator once instead of on every request."""
+    entry = _compiled.get(id(schema))
+    if entry is None:
         validator = Draft4RequestValidator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
-        _compiled[key] = validator
-    return validator
+        entry = _compiled[id(schema)] = (schema, validator)
+    return entry[1]
 
 
 class BodyValidator(JSONRequestBodyValidator):

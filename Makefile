@@ -1,0 +1,47 @@
+# The two commands a new machine needs: `make run` and `make test`.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+STAMP   := $(VENV)/.installed
+WORKERS ?= 2
+
+.PHONY: run serve test lint format migrate contract bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)  ## create or upgrade the schema of DATABASE_URL (SQLite file by default)
+	$(BIN)/alembic upgrade head
+
+run: migrate  ## serve on $(HOST):$(PORT) for development
+	$(BIN)/uvicorn --factory service.app:create_app --host $(HOST) --port $(PORT)
+
+serve: migrate  ## serve the production way: gunicorn with uvicorn workers
+	APP_ENV=$${APP_ENV:-production} $(BIN)/gunicorn "service.app:create_app()" \
+		--worker-class uvicorn_worker.UvicornWorker --workers $(WORKERS) --bind $(HOST):$(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint  ## lint, then every test (SQLite; PostgreSQL/Redis too when DATABASE_URL/REDIS_URL are set)
+	$(BIN)/pytest
+
+contract: $(STAMP)  ## Schemathesis CLI against a live server it starts and stops
+	$(PY) -m tests.contract.live
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,114 @@
+"""Listing users: pages, totals, links, search and a stable order."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from tests.builders import create_user, error_of
+
+
+def links_of(response) -> dict[str, dict[str, str]]:
+    """`rel` -> query of that link, from an RFC 8288 Link header."""
+    links = {}
+    for url, rel in re.findall(r'<([^>]*)>; rel="([a-z]+)"', response.headers["link"]):
+        query = parse_qs(urlsplit(url).query)
+        links[rel] = {key: values[0] for key, values in query.items()}
+        assert urlsplit(url).path == "/api/users"
+    return links
+
+
+def test_empty_list(client):
+    response = client.get("/api/users")
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": [],
+        "pagination": {"page": 1, "limit": 20, "total": 0, "totalPages": 0},
+    }
+    assert set(links_of(response)) == {"first", "last"}
+
+
+def test_pages_totals_and_links(client):
+    for _ in range(5):
+        create_user(client)
+    response = client.get("/api/users?page=2&limit=2&sortBy=name&order=asc")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["pagination"] == {"page": 2, "limit": 2, "total": 5, "totalPages": 3}
+    assert len(body["data"]) == 2
+    links = links_of(response)
+    assert {rel: query["page"] for rel, query in links.items()} == {
+        "first": "1",
+        "prev": "1",
+        "next": "3",
+        "last": "3",
+    }
+    assert all(q["limit"] == "2" and q["sortBy"] == "name" for q in links.values())
+
+
+def test_last_page_has_no_next(client):
+    for _ in range(3):
+        create_user(client)
+    response = client.get("/api/users?page=2&limit=2")
+    assert len(response.json()["data"]) == 1
+    assert "next" not in links_of(response)
+
+
+def test_equal_sort_keys_never_repeat_or_skip_rows(client):
+    created = {create_user(client, name="Same Name")["id"] for _ in range(7)}
+    for order in ("asc", "desc"):
+        seen: list[str] = []
+        for page in (1, 2, 3):
+            response = client.get(f"/api/users?sortBy=name&order={order}&limit=3&page={page}")
+            seen += [user["id"] for user in response.json()["data"]]
+        assert len(seen) == 7
+        assert set(seen) == created
+        assert seen == sorted(seen, reverse=order == "desc")
+
+
+def test_sort_by_email_ascending(client):
+    for email in ("c@example.com", "a@example.com", "b@example.com"):
+        create_user(client, email=email)
+    data = client.get("/api/users?sortBy=email&order=asc").json()["data"]
+    assert [user["email"] for user in data] == ["a@example.com", "b@example.com", "c@example.com"]
+
+
+def test_default_order_is_newest_first(client):
+    ids = [create_user(client)["id"] for _ in range(3)]
+    data = client.get("/api/users").json()["data"]
+    assert [user["id"] for user in data] == list(reversed(ids))
+
+
+def test_search_is_a_case_insensitive_substring_of_name_or_email(client):
+    create_user(client, name="Grace Hopper", email="grace@navy.mil")
+    create_user(client, name="Alan Turing", email="alan@bletchley.uk")
+    create_user(client, name="Percent 100%", email="p@example.com")
+    names = lambda query: {u["name"] for u in client.get(f"/api/users?{query}").json()["data"]}  # noqa: E731
+    assert names("search=HOPPER") == {"Grace Hopper"}
+    assert names("search=bletchley") == {"Alan Turing"}
+    assert names("search=%25") == {"Percent 100%"}
+    assert names("search=_") == set()
+    response = client.get("/api/users?search=ER&limit=1")
+    assert response.json()["pagination"]["total"] == 2
+    assert links_of(response)["next"]["search"] == "ER"
+
+
+def test_out_of_range_parameters_list_every_problem(client):
+    response = client.get("/api/users?page=0&limit=101&sortBy=age&order=up&colour=red")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "VALIDATION_ERROR"
+    assert {(d["field"], d["in"]) for d in error["details"]} == {
+        ("page", "query"),
+        ("limit", "query"),
+        ("sortBy", "query"),
+        ("order", "query"),
+        ("colour", "query"),
+    }
+
+
+def test_non_integer_page_is_a_validation_error(client):
+    error = error_of(client.get("/api/users?page=two"))
+    assert error["details"] == [
+        {"field": "page", "in": "query", "message": "'two' is not of type 'integer'"}
+    ]
