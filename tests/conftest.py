@@ -42,3 +42,11 @@ def client(app: connexion.FlaskApp, database_url: str) -> Iterator[TestClient]:
     empty_tables(database_url)
     yield app.test_client()
     empty_tables(database_url)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.contract import stats
+
+    if stats.cases:
+        counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(stats.cases.items()))
+        terminalreporter.write_line(f"schemathesis cases sent ({counts}), failures fail the run")

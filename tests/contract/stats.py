@@ -1,0 +1,7 @@
+"""Counts of the Schemathesis run, printed at the end of the test session."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+cases: Counter[str] = Counter()

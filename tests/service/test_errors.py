@@ -1,0 +1,79 @@
+"""Errors that do not come from a handler: routing, methods, and the unexpected."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from models import db
+from service.app import create_app
+from service.settings import Settings
+from tests.builders import error_of
+
+
+def test_unknown_route_is_not_found_in_the_envelope(client):
+    response = client.get("/api/nothing/here")
+    assert response.status_code == 404
+    assert error_of(response) == {
+        "code": "NOT_FOUND",
+        "message": "No route matches /api/nothing/here",
+    }
+    assert response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("delete", "/api/users", "GET, POST"),
+        ("post", "/api/users/3fa85f64-5717-4562-b3fc-2c963f66afa6", "GET, PUT, DELETE, PATCH"),
+    ],
+)
+def test_wrong_method_lists_what_the_spec_allows(client, method, path, allow):
+    response = client.request(method.upper(), path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    error = error_of(response)
+    assert error["code"] == "METHOD_NOT_ALLOWED"
+    assert method.upper() in error["message"]
+
+
+@pytest.fixture
+def broken_client(tmp_path, settings: Settings) -> Iterator[TestClient]:
+    """The app on a database that has no tables: every query fails unexpectedly."""
+    app = create_app(Settings(environment="test", database_url=f"sqlite:///{tmp_path}/empty.db"))
+    yield app.test_client(raise_server_exceptions=False)
+    db.configure(settings.database_url)
+
+
+def test_unexpected_error_is_logged_with_the_request_id_and_not_leaked(broken_client, caplog):
+    with caplog.at_level(logging.ERROR):
+        response = broken_client.get("/api/users", headers={"X-Request-ID": "trace-500"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "trace-500"
+    assert error_of(response) == {
+        "code": "INTERNAL_ERROR",
+        "message": "An unexpected error occurred",
+    }
+    assert "users" not in response.text
+    records = [r for r in caplog.records if r.name == "service.errors"]
+    assert records and records[0].request_id == "trace-500"
+    assert "no such table" in records[0].getMessage()
+
+
+def test_health_says_ok_when_the_database_answers(client):
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json() == {"data": {"status": "ok", "database": "ok"}}
+
+
+def test_contract_and_docs_are_served(client):
+    assert client.get("/api/openapi.json").json()["info"]["title"] == "Publishing API"
+    yaml_response = client.get("/api/openapi.yaml")
+    assert yaml_response.status_code == 200
+    assert "openapi: 3.0.3" in yaml_response.text
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text.lower()

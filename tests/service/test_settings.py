@@ -1,0 +1,51 @@
+"""Settings from the environment: defaults, parsing, and clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.settings import Settings, SettingsError
+
+
+def test_defaults_need_no_environment():
+    settings = Settings.from_env({})
+    assert settings.database_url == "sqlite:///data/app.db"
+    assert settings.ratelimit_storage_uri == "memory://"
+    assert settings.cors_origins == ()
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.validate_responses is True
+
+
+def test_production_turns_response_validation_off_unless_asked():
+    assert Settings.from_env({"APP_ENV": "production"}).validate_responses is False
+    forced = Settings.from_env({"APP_ENV": "production", "VALIDATE_RESPONSES": "on"})
+    assert forced.validate_responses is True
+
+
+def test_values_are_parsed():
+    settings = Settings.from_env(
+        {
+            "CORS_ORIGINS": "https://a.example, http://127.0.0.1:3000/",
+            "TRUSTED_PROXY_HOPS": "2",
+            "MAX_BODY_BYTES": "1024",
+            "PORT": "9000",
+        }
+    )
+    assert settings.cors_origins == ("https://a.example", "http://127.0.0.1:3000")
+    assert (settings.trusted_proxy_hops, settings.max_body_bytes, settings.port) == (2, 1024, 9000)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"PORT": "eighty"}, "PORT"),
+        ({"MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES"),
+        ({"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS"),
+        ({"VALIDATE_RESPONSES": "maybe"}, "VALIDATE_RESPONSES"),
+        ({"CORS_ORIGINS": "*"}, "CORS_ORIGINS"),
+        ({"APP_ENV": "staging"}, "APP_ENV"),
+    ],
+)
+def test_bad_values_are_refused_by_name(environ, named):
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(environ)

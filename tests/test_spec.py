@@ -1,0 +1,104 @@
+"""The contract itself: valid OpenAPI 3.0.3, and the conventions of DESIGN.md hold."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from service.spec import HTTP_METHODS, SPEC_DIR, SPEC_FILE, Contract
+
+CONTRACT = Contract.load()
+DOCUMENT = CONTRACT.document
+
+
+def operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in DOCUMENT["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = DOCUMENT
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+OPERATIONS = list(operations())
+IDS = [f"{method.upper()} {path}" for path, method, _ in OPERATIONS]
+
+
+def test_the_document_is_valid_openapi_3_0_3():
+    spec, _ = read_from_filename(str(SPEC_DIR / SPEC_FILE))
+    validate(spec)
+    assert DOCUMENT["openapi"] == "3.0.3"
+
+
+def test_operation_ids_are_unique_snake_case_verbs():
+    ids = [op["operationId"] for _, _, op in OPERATIONS]
+    assert len(ids) == len(set(ids))
+    for operation_id in ids:
+        assert re.fullmatch(r"[a-z]+(_[a-z]+)+", operation_id), operation_id
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
+def test_each_operation_has_a_handler_with_its_name(path, method, operation):
+    module = importlib.import_module(operation["x-openapi-router-controller"])
+    assert callable(getattr(module, operation["operationId"]))
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
+def test_each_operation_declares_its_errors_and_request_id(path, method, operation):
+    responses = operation["responses"]
+    assert {"400", "500"} <= set(responses)
+    if "{id}" in path:
+        assert "404" in responses
+    if "requestBody" in operation:
+        assert {"413", "415"} <= set(responses)
+    for status, response in responses.items():
+        headers = resolve(response).get("headers", {})
+        assert "X-Request-ID" in headers, f"{status} lacks X-Request-ID"
+        if status.startswith(("4", "5")):
+            schema = resolve(response)["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Error"}
+
+
+def _schemas_in(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        node = resolve(node)
+        yield node
+        for value in node.values():
+            yield from _schemas_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _schemas_in(value)
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
+def test_every_input_is_bounded(path, method, operation):
+    """Unbounded integers overflow the database and unbounded strings waste it."""
+    inputs = [*DOCUMENT["paths"][path].get("parameters", []), *operation.get("parameters", [])]
+    inputs.append(operation.get("requestBody", {}))
+    for schema in _schemas_in(inputs):
+        if schema.get("type") == "integer":
+            assert "minimum" in schema and "maximum" in schema, schema
+        if schema.get("type") == "string" and "enum" not in schema:
+            assert "maxLength" in schema, schema
+
+
+def test_every_create_links_to_its_other_operations():
+    for _, method, operation in OPERATIONS:
+        if method == "post" and "201" in operation["responses"]:
+            links = operation["responses"]["201"].get("links", {})
+            assert {link["operationId"] for link in links.values()} >= {
+                operation["operationId"].replace("create_", "get_")
+            }
