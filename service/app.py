@@ -18,6 +18,7 @@ from models import db
 from service.errors import register_error_handlers
 from service.logging import configure_logging
 from service.request_id import RequestIdMiddleware, stamp_flask_response
+from service.routing_guard import refuse_unrouted_requests
 from service.settings import Settings
 from service.spec import SPEC_DIR, SPEC_FILE, Contract
 from service.validation import VALIDATOR_MAP_WITH_DETAILS
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     )
     register_error_handlers(app, contract.allowed_methods)
     app.add_middleware(RequestIdMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.app.before_request(refuse_unrouted_requests)
     app.app.after_request(stamp_flask_response)
     app.app.config["SETTINGS"] = settings
     return app

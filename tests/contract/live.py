@@ -16,11 +16,12 @@ from tests.servers import BIN, running_server
 
 
 def run_contract(
-    max_examples: int, extra: list[str] | None = None
+    max_examples: int, extra: list[str] | None = None, database_url: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Serve on `database_url` (a throw-away SQLite file if None) and run every phase."""
     with tempfile.TemporaryDirectory() as folder:
-        env = {"DATABASE_URL": f"sqlite:///{Path(folder) / 'contract.db'}"}
-        with running_server(env) as base:
+        url = database_url or f"sqlite:///{Path(folder) / 'contract.db'}"
+        with running_server({"DATABASE_URL": url}) as base:
             command = [
                 str(BIN / "schemathesis"),
                 "run",

@@ -1,5 +1,10 @@
-"""Schemathesis against the app in-process: every operation, every check, both data modes,
-then the stateful phase along the spec's `links`. Zero failures allowed."""
+"""Schemathesis against the app in-process: every operation, every check, positive and
+negative data. Zero failures allowed.
+
+The stateful phase along the spec's `links` runs through the CLI against a live server
+(test_schemathesis_cli.py): Schemathesis' Python state machine trips Hypothesis' flaky
+strategy detection when the server's state changes between runs, the CLI's engine does not.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,6 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from tests.contract import stats
 
 EXAMPLES_PER_OPERATION = 60
-STATEFUL_SCENARIOS = 40
 
 
 @pytest.fixture(scope="session")
@@ -39,23 +43,3 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_every_operation_conforms(case):
     stats.cases["stateless"] += 1
     case.call_and_validate()
-
-
-def test_stateful_sequences_conform(api_schema: OpenApiSchema):
-    base = api_schema.as_state_machine()
-
-    class Counted(base):  # type: ignore[misc, valid-type]
-        def after_call(self, response, case):
-            stats.cases["stateful"] += 1
-
-    Counted.run(
-        settings=hypothesis.settings(
-            max_examples=STATEFUL_SCENARIOS,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(hypothesis.HealthCheck),
-            stateful_step_count=8,
-        )
-    )
-    assert stats.cases["stateful"] > STATEFUL_SCENARIOS

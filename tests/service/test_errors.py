@@ -77,3 +77,13 @@ def test_contract_and_docs_are_served(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert "swagger-ui" in docs.text.lower()
+
+
+def test_a_path_only_flask_would_route_is_not_found_not_a_crash(client):
+    """Starlette does not route `a%0Ab`; Werkzeug does. The handler must never see it."""
+    response = client.get("/api/users/a%0Ab")
+    assert response.status_code == 404
+    assert error_of(response) == {
+        "code": "NOT_FOUND",
+        "message": "No route matches /api/users/a\nb",
+    }
