@@ -65,7 +65,25 @@ def _details(error: ValidationError, location: str, prefix: str = "") -> Iterato
                     "message": "is not a known field",
                 }
         return
-    yield {"field": _field(path), "in": location, "message": error.message}
+    yield {"field": _field(path), "in": location, "message": _message(error)}
+
+
+MAX_MESSAGE = 200
+
+
+def _message(error: ValidationError) -> str:
+    """The spec's own words for a broken pattern (`x-pattern-message`), else jsonschema's.
+
+    jsonschema quotes the whole offending value; a megabyte string must not come back whole.
+    """
+    message = error.message
+    if error.validator == "pattern" and isinstance(error.schema, dict):
+        custom = error.schema.get("x-pattern-message")
+        if custom:
+            message = f"{error.instance!r} {custom}"
+    if len(message) > MAX_MESSAGE:
+        message = f"{message[: MAX_MESSAGE - 1]}…"
+    return message
 
 
 def _unique(details: Iterable[errors.Detail]) -> list[errors.Detail]:
@@ -142,7 +160,7 @@ class ParametersValidator(ParameterValidator):
             return []
         schema = param.get("schema", param)
         return [
-            {"field": name, "in": location, "message": error.message}
+            {"field": name, "in": location, "message": _message(error)}
             for error in _validator_for(schema).iter_errors(value)
         ]
 

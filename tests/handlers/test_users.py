@@ -43,6 +43,16 @@ class TestCreate:
         assert fields_of(error) == {"name", "email", "role", "x"}
         assert all(detail["in"] == "body" for detail in error["details"])
 
+    def test_messages_say_what_is_wrong_in_words(self, client):
+        error = error_of(client.post("/api/users", json={"name": " x ", "email": "y" * 300}))
+        messages = {(d["field"], d["message"]) for d in error["details"]}
+        assert (
+            "name",
+            "' x ' must have at least 2 characters besides surrounding spaces, "
+            "and no control characters",
+        ) in messages
+        assert all(len(message) <= 200 for _, message in messages)
+
     def test_missing_fields_are_named(self, client):
         error = error_of(client.post("/api/users", json={}))
         assert error["code"] == "VALIDATION_ERROR"

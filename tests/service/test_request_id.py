@@ -23,7 +23,7 @@ def test_a_malformed_id_is_refused_and_never_echoed(client):
     assert response.json()["error"]["details"][0] == {
         "field": "X-Request-ID",
         "in": "header",
-        "message": "'bad id <script>' does not match '^[A-Za-z0-9._:-]+$'",
+        "message": "'bad id <script>' must be 1 to 128 letters, digits or . _ : -",
     }
     assert response.headers["x-request-id"] != "bad id <script>"
 
