@@ -7,7 +7,7 @@ PORT    ?= 8000
 STAMP   := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: run serve test lint format migrate contract bench clean
+.PHONY: run serve test lint format migrate contract bench clean admin seed
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -28,6 +28,13 @@ run: migrate  ## serve on $(HOST):$(PORT) for development
 serve: migrate  ## serve the production way: gunicorn with uvicorn workers
 	APP_ENV=$${APP_ENV:-production} $(BIN)/gunicorn "service.app:create_app()" \
 		--worker-class uvicorn_worker.UvicornWorker --workers $(WORKERS) --bind $(HOST):$(PORT)
+
+admin: migrate  ## make admin EMAIL=you@example.com PASSWORD='at least 8 chars' [NAME=…]
+	@test -n "$(EMAIL)" -a -n "$(PASSWORD)" || { echo "usage: make admin EMAIL=… PASSWORD=…"; exit 2; }
+	$(PY) -m service.cli create-admin "$(EMAIL)" "$(PASSWORD)" $(if $(NAME),--name "$(NAME)")
+
+seed: migrate  ## demo users of every role, with their password printed once
+	$(PY) -m service.cli seed
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -58,6 +58,11 @@ def update_user(id_: str, body: dict[str, Any]) -> Response:
     return _change(id_, body)
 
 
+def get_me(user: str) -> Response:
+    """`user` is the authenticated caller's id, from the bearer token."""
+    return get_user(user)
+
+
 def delete_user(id_: str) -> Response:
     with session_scope() as session:
         users.delete(session, users.get(session, uuid.UUID(id_)))

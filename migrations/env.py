@@ -7,7 +7,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlmodel import SQLModel
 
-import models.user  # noqa: F401  (registers the table)
+import models.token  # noqa: F401  (registers every table: token imports user)
 from models.db import make_engine
 from service.settings import Settings
 

@@ -9,8 +9,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def to_iso(moment: datetime) -> str:
-    """RFC 3339 with a `Z`; SQLite hands back naive datetimes, which are UTC here."""
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def to_iso(moment: datetime) -> str:
+    """RFC 3339 with a `Z`."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

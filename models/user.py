@@ -12,6 +12,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.timestamps import to_iso, utc_now
 from service import errors
+from service.passwords import hash_password
 
 ROLES = ("user", "admin", "moderator")
 
@@ -27,6 +28,8 @@ class User(SQLModel, table=True):
     # Stored lower-case, so this unique index makes emails unique regardless of case.
     email: str = Field(sa_column=Column(String, nullable=False, unique=True))
     role: str = Field(default="user", sa_column=Column(String(16), nullable=False))
+    # Argon2id; None for a user who cannot log in. Never part of `public()`.
+    password_hash: str | None = Field(default=None, sa_column=Column(String, nullable=True))
     created_at: datetime = Field(
         default_factory=utc_now,
         sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
@@ -50,17 +53,34 @@ class User(SQLModel, table=True):
 SORT_COLUMNS = {"name": User.name, "email": User.email, "createdAt": User.created_at}
 
 # Contract field -> column; the one place that knows how input becomes a row.
-WRITABLE = {"name": "name", "email": "email", "role": "role"}
+WRITABLE = {"name": "name", "email": "email", "role": "role", "password": "password_hash"}
 
 
 def normalise(fields: dict[str, Any]) -> dict[str, Any]:
-    """Trim names and lower-case emails, as the contract promises."""
+    """Trim names, lower-case emails and hash passwords, as the contract promises."""
     values = {WRITABLE[key]: value for key, value in fields.items() if key in WRITABLE}
     if "name" in values:
-        values["name"] = values["name"].strip()
+        values["name"] = values["name"].strip(" ")  # the contract's pattern allows only spaces
     if "email" in values:
-        values["email"] = values["email"].strip().lower()
+        values["email"] = normalise_email(values["email"])
+    if "password_hash" in values:
+        values["password_hash"] = hash_password(values["password_hash"])
     return values
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == normalise_email(email))).first()
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse to remove the last admin: nobody could manage roles after that."""
+    admins = session.exec(select(func.count()).select_from(User).where(User.role == "admin"))
+    if user.role == "admin" and admins.one() <= 1:
+        raise errors.conflict("The last admin cannot be deleted or lose the admin role")
 
 
 def list_page(
@@ -113,6 +133,8 @@ def create(session: Session, fields: dict[str, Any]) -> User:
 
 def update(session: Session, user: User, fields: dict[str, Any]) -> User:
     values = normalise(fields)
+    if values.get("role", user.role) != user.role:
+        _keep_an_admin(session, user)
     for name, value in values.items():
         setattr(user, name, value)
     if values:
@@ -121,5 +143,6 @@ def update(session: Session, user: User, fields: dict[str, Any]) -> User:
 
 
 def delete(session: Session, user: User) -> None:
+    _keep_an_admin(session, user)
     session.delete(user)
     session.flush()

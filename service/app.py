@@ -15,6 +15,8 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
 from models import db
+from service import auth
+from service.authorization import Authorization
 from service.errors import register_error_handlers
 from service.logging import configure_logging
 from service.request_id import RequestIdMiddleware, stamp_flask_response
@@ -31,6 +33,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     settings = settings or Settings.from_env()
     configure_logging()
     db.configure(settings.database_url)
+    auth.configure(settings)
     contract = Contract.load()
 
     app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR, jsonifier=COMPACT_JSON)
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     register_error_handlers(app, contract.allowed_methods)
     app.add_middleware(RequestIdMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.app.before_request(refuse_unrouted_requests)
+    app.app.before_request(Authorization(contract).check)
     app.app.after_request(stamp_flask_response)
     app.app.config["SETTINGS"] = settings
     return app

@@ -92,6 +92,8 @@ class ApiError(Exception):
         self.message = message
         self.details = list(details) if details else None
         self.headers = dict(headers or {})
+        if code is ErrorCode.UNAUTHORIZED:
+            self.headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
         self.status = status or STATUS_OF[code]
 
     def envelope(self) -> dict[str, Any]:

@@ -25,5 +25,10 @@ def configure_logging(level: int = logging.INFO) -> None:
         root.addHandler(handler)
     root.setLevel(level)
     # Client errors are answered, not failures of the service: keep them out of the log.
-    for name in ("connexion.middleware.validation", "connexion.validators", "connexion.operations"):
+    for name in (
+        "connexion.middleware.validation",
+        "connexion.validators",
+        "connexion.operations",
+        "connexion.security",
+    ):
         logging.getLogger(name).setLevel(logging.ERROR)

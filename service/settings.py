@@ -63,6 +63,10 @@ class Settings:
     validate_responses: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
+    token_ttl_seconds: int = 7 * 24 * 3600
+    # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,4 +86,7 @@ class Settings:
             ),
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_integer(env, "PORT", 8000, minimum=1),
+            token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),
+            password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
+            password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),
         )

@@ -37,6 +37,35 @@ class Contract:
             patterns.append((re.compile(regex), methods))
         return patterns
 
+    @cached_property
+    def operations(self) -> dict[str, dict[str, Any]]:
+        """Every operation of the document by its operationId."""
+        found = {}
+        for item in self.document["paths"].values():
+            for method in HTTP_METHODS:
+                if method in item:
+                    found[item[method]["operationId"]] = item[method]
+        return found
+
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        """Follow local `$ref`s to the node they name."""
+        while "$ref" in node:
+            target: Any = self.document
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    def body_default(self, operation_id: str, field: str) -> Any:
+        """The `default` of a field of the operation's JSON body, or None."""
+        body = self.operations[operation_id].get("requestBody", {})
+        for media in body.get("content", {}).values():
+            schema = self.resolve(media.get("schema", {}))
+            prop = schema.get("properties", {}).get(field)
+            if prop is not None:
+                return prop.get("default", self.resolve(prop).get("default"))
+        return None
+
     def allowed_methods(self, path: str) -> list[str] | None:
         """The methods the spec declares for a concrete request path, or None if unknown."""
         for pattern, methods in self._path_patterns:

@@ -23,7 +23,7 @@ from connexion.validators import (
     JSONRequestBodyValidator,
     ParameterValidator,
 )
-from jsonschema import Draft4Validator, FormatChecker, ValidationError
+from jsonschema import Draft4Validator, FormatChecker, ValidationError, validators
 from starlette.types import Scope
 
 from service import errors
@@ -77,7 +77,12 @@ def _message(error: ValidationError) -> str:
     jsonschema quotes the whole offending value; a megabyte string must not come back whole.
     """
     message = error.message
-    if error.validator == "pattern" and isinstance(error.schema, dict):
+    if isinstance(error.schema, dict) and (
+        error.schema.get("writeOnly") or error.schema.get("format") == "password"
+    ):
+        # Never echo a password, not even a rejected one.
+        message = message.replace(repr(error.instance), "the value")
+    elif error.validator == "pattern" and isinstance(error.schema, dict):
         custom = error.schema.get("x-pattern-message")
         if custom:
             message = f"{error.instance!r} {custom}"
@@ -97,6 +102,26 @@ def _unique(details: Iterable[errors.Detail]) -> list[errors.Detail]:
     return result
 
 
+# OpenAPI patterns are ECMA-262 regular expressions; Python's `re` differs (its `$`
+# matches before a final newline, its `\s` has other members). Checking them with
+# jsonschema_rs makes the service agree with clients and fuzzers on what matches.
+_patterns: dict[str, Any] = {}
+
+
+def _ecma_pattern(
+    validator: Draft4Validator, pattern: str, instance: Any, _schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string"):
+        return
+    compiled = _patterns.get(pattern)
+    if compiled is None:
+        compiled = _patterns[pattern] = jsonschema_rs.validator_for({"pattern": pattern})
+    if not compiled.is_valid(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+RequestValidator = validators.extend(Draft4RequestValidator, {"pattern": _ecma_pattern})
+
 # Connexion hands over the same schema objects on every request (they live as long as
 # the app), so their identity is a sound key; the schema is kept to pin that identity.
 _compiled: dict[int, tuple[dict[str, Any], Draft4Validator]] = {}
@@ -106,7 +131,7 @@ def _validator_for(schema: dict[str, Any]) -> Draft4Validator:
     """Compile a schema's validator once instead of on every request."""
     entry = _compiled.get(id(schema))
     if entry is None:
-        validator = Draft4RequestValidator(schema, format_checker=FORMATS)
+        validator = RequestValidator(schema, format_checker=FORMATS)
         entry = _compiled[id(schema)] = (schema, validator)
     return entry[1]
 

@@ -3,24 +3,61 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.testclient import TestClient
 
+PASSWORD = "correct horse battery"
 _sequence = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user with a live token."""
+
+    user: dict[str, Any]
+    token: str
+
+    @property
+    def id(self) -> str:
+        return self.user["id"]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def user_payload(**overrides: Any) -> dict[str, Any]:
     n = next(_sequence)
-    payload = {"name": f"User {n:04d}", "email": f"user{n:04d}@example.com"}
+    payload = {"name": f"User {n:04d}", "email": f"user{n:04d}@example.com", "password": PASSWORD}
     payload.update(overrides)
     return payload
 
 
-def create_user(client: TestClient, **overrides: Any) -> dict[str, Any]:
-    response = client.post("/api/users", json=user_payload(**overrides))
+def create_user(
+    client: TestClient, headers: dict[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """Sign up (anonymous) or, with an admin's headers, create a user of any role."""
+    response = client.post("/api/users", json=user_payload(**overrides), headers=headers or {})
     assert response.status_code == 201, response.text
     return response.json()["data"]
+
+
+def log_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    response = client.post("/api/tokens", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["token"]
+
+
+def account(client: TestClient, admin: Account | None = None, **overrides: Any) -> Account:
+    """A new user (of `role=` when an admin creates it) and a token of theirs."""
+    user = create_user(client, admin.headers if admin else None, **overrides)
+    return Account(user, log_in(client, user["email"], overrides.get("password", PASSWORD)))
 
 
 def error_of(response: Any) -> dict[str, Any]:

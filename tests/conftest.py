@@ -6,12 +6,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import connexion
+import httpx
 import pytest
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from models.db import make_engine
 from service.app import create_app
+from service.cli import ensure_admin
 from service.settings import Settings
+from tests.builders import PASSWORD, Account, log_in
 from tests.database import backends, empty_tables, migrate, postgres_url, reset_postgres
+
+# Cheap Argon2 for tests; the production cost is the settings' default.
+FAST_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024}
+FAST_HASHING_ENV = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024"}
 
 
 @pytest.fixture(scope="session", params=backends())
@@ -28,7 +37,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(environment="test", database_url=database_url)
+    return Settings(environment="test", database_url=database_url, **FAST_HASHING)
 
 
 @pytest.fixture(scope="session")
@@ -36,12 +45,49 @@ def app(settings: Settings) -> connexion.FlaskApp:
     return create_app(settings)
 
 
+def _secrets_in_database(url: str) -> list[str]:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        found = [row[0] for row in connection.execute(text("SELECT token_hash FROM tokens"))]
+        found += [
+            row[0] for row in connection.execute(text("SELECT password_hash FROM users")) if row[0]
+        ]
+    engine.dispose()
+    return found
+
+
 @pytest.fixture
-def client(app: connexion.FlaskApp, database_url: str) -> Iterator[TestClient]:
-    """A client on an empty database; what a test writes is gone after it."""
+def client(
+    app: connexion.FlaskApp, database_url: str, caplog: pytest.LogCaptureFixture
+) -> Iterator[TestClient]:
+    """A client on an empty database; what a test writes is gone after it.
+
+    Every response body and log line of the test is checked, at the end, for password
+    hashes, token hashes and the test password: none may ever leave the service.
+    """
     empty_tables(database_url)
-    yield app.test_client()
+    bodies: list[str] = []
+
+    def keep_body(response: httpx.Response) -> None:
+        response.read()
+        bodies.append(response.text)
+
+    test_client = app.test_client()
+    test_client.event_hooks["response"].append(keep_body)
+    yield test_client
+    seen = "\n".join(bodies) + caplog.text
+    for secret in [*_secrets_in_database(database_url), PASSWORD, "$argon2"]:
+        assert secret not in seen, "a secret left the service"
     empty_tables(database_url)
+
+
+@pytest.fixture
+def admin(client: TestClient) -> Account:
+    """An admin made the way an operator would (`make admin`), logged in over HTTP."""
+    ensure_admin("root@example.com", PASSWORD, "Root Admin")
+    token = log_in(client, "root@example.com")
+    me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()["data"]
+    return Account(me, token)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -95,10 +95,23 @@ def test_every_input_is_bounded(path, method, operation):
             assert "maxLength" in schema, schema
 
 
-def test_every_create_links_to_its_other_operations():
+def test_every_create_links_to_its_read():
+    ids = {op["operationId"] for _, _, op in OPERATIONS}
     for _, method, operation in OPERATIONS:
-        if method == "post" and "201" in operation["responses"]:
+        read = operation["operationId"].replace("create_", "get_")
+        if method == "post" and read in ids:
             links = operation["responses"]["201"].get("links", {})
-            assert {link["operationId"] for link in links.values()} >= {
-                operation["operationId"].replace("create_", "get_")
-            }
+            assert read in {link["operationId"] for link in links.values()}
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
+def test_security_is_declared_and_answered(path, method, operation):
+    """Public operations say `security: []`; protected ones declare 401 (and 403 if ruled)."""
+    security = operation.get("security", DOCUMENT["security"])
+    public = security == [] or {} in security
+    if not public or security != []:
+        assert "401" in operation["responses"], "a token can be refused"
+    if {"x-allow", "x-roles", "x-field-roles"} & set(operation):
+        assert "403" in operation["responses"]
+    if public:
+        assert "x-allow" not in operation and "x-roles" not in operation

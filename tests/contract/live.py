@@ -1,55 +1,101 @@
 """`make contract`: the Schemathesis CLI, every phase and check, against a live server.
 
-Starts the service on a free port with a throw-away SQLite database, runs
-`schemathesis run`, stops the server and exits with Schemathesis' status.
+Starts the service on a free port (a throw-away SQLite database unless told otherwise),
+runs `schemathesis run` twice - anonymously, then with an admin's bearer token - stops
+the server and exits with Schemathesis' status.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
+from models import db
+from service.cli import ensure_admin
 from tests.servers import BIN, running_server
+
+ADMIN_EMAIL = "contract-admin@example.com"
+ADMIN_PASSWORD = "contract admin password"
+
+
+def admin_token(base: str, database_url: str) -> str:
+    """Make the admin as an operator would, then log in over HTTP."""
+    db.configure(database_url)
+    ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+    request = urllib.request.Request(
+        f"{base}/api/tokens",
+        data=json.dumps({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["data"]["token"]
+
+
+def schemathesis(
+    base: str, max_examples: int, extra: list[str]
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(BIN / "schemathesis"),
+        "run",
+        f"{base}/api/openapi.json",
+        "--checks",
+        "all",
+        "--mode",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        str(max_examples),
+        "--seed",
+        "1",
+        "--no-color",
+        *extra,
+    ]
+    return subprocess.run(command, text=True, capture_output=True, check=False)
 
 
 def run_contract(
     max_examples: int, extra: list[str] | None = None, database_url: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Serve on `database_url` (a throw-away SQLite file if None) and run every phase."""
+) -> list[subprocess.CompletedProcess[str]]:
+    """Serve on `database_url` and run every phase anonymously, then as an admin.
+
+    The admin run leaves out `revoke_token`, which would log the run itself out.
+    """
     with tempfile.TemporaryDirectory() as folder:
         url = database_url or f"sqlite:///{Path(folder) / 'contract.db'}"
-        with running_server({"DATABASE_URL": url}) as base:
-            command = [
-                str(BIN / "schemathesis"),
-                "run",
-                f"{base}/api/openapi.json",
-                "--checks",
-                "all",
-                "--mode",
-                "all",
-                "--phases",
-                "examples,coverage,fuzzing,stateful",
-                "--max-examples",
-                str(max_examples),
-                "--seed",
-                "1",
-                "--no-color",
-                *(extra or []),
+        env = {
+            "DATABASE_URL": url,
+            "PASSWORD_HASH_TIME_COST": "1",
+            "PASSWORD_HASH_MEMORY_KIB": "1024",
+        }
+        with running_server(env) as base:
+            anonymous = schemathesis(base, max_examples, extra or [])
+            token = admin_token(base, url)
+            as_admin = [
+                "-H",
+                f"Authorization: Bearer {token}",
+                "--exclude-operation-id",
+                "revoke_token",
             ]
-            return subprocess.run(command, text=True, capture_output=True, check=False)
+            return [anonymous, schemathesis(base, max_examples, [*as_admin, *(extra or [])])]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-examples", type=int, default=100)
     args, extra = parser.parse_known_args()
-    result = run_contract(args.max_examples, extra)
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
-    return result.returncode
+    status = 0
+    for result in run_contract(args.max_examples, extra):
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        status = status or result.returncode
+    return status
 
 
 if __name__ == "__main__":

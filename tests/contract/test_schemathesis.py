@@ -1,5 +1,5 @@
 """Schemathesis against the app in-process: every operation, every check, positive and
-negative data. Zero failures allowed.
+negative data, both as an admin and anonymously. Zero failures allowed.
 
 The stateful phase along the spec's `links` runs through the CLI against a live server
 (test_schemathesis_cli.py): Schemathesis' Python state machine trips Hypothesis' flaky
@@ -15,9 +15,12 @@ import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
+from service.cli import ensure_admin
 from tests.contract import stats
 
-EXAMPLES_PER_OPERATION = 60
+EXAMPLES_PER_OPERATION = 50
+ADMIN_EMAIL = "fuzz-admin@example.com"
+ADMIN_PASSWORD = "fuzz admin password"
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +35,34 @@ def api_schema(app: connexion.FlaskApp) -> OpenApiSchema:
     return schema
 
 
+@pytest.fixture
+def admin_headers(app: connexion.FlaskApp):
+    """A fresh admin token for each case: fuzzing may revoke, demote or delete the last one."""
+    client = app.test_client()
+
+    def headers() -> dict[str, str]:
+        ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+        response = client.post(
+            "/api/tokens", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        assert response.status_code == 201, response.text
+        return {"Authorization": f"Bearer {response.json()['data']['token']}"}
+
+    return headers
+
+
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@hypothesis.settings(
-    deadline=None,
-    suppress_health_check=list(hypothesis.HealthCheck),
-)
-def test_every_operation_conforms(case):
-    stats.cases["stateless"] += 1
+@hypothesis.settings(deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+def test_every_operation_conforms_anonymously(case):
+    stats.cases["stateless anonymous"] += 1
     case.call_and_validate()
+
+
+@schema.parametrize()
+@hypothesis.settings(deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+def test_every_operation_conforms_as_an_admin(case, admin_headers):
+    stats.cases["stateless admin"] += 1
+    case.call_and_validate(headers=admin_headers())

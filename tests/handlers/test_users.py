@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import pytest
 
-from tests.builders import create_user, error_of, user_payload
+from tests.builders import account, create_user, error_of, user_payload
 
 UNKNOWN_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -17,9 +17,10 @@ def fields_of(error: dict) -> set[str]:
 
 
 class TestCreate:
-    def test_created_user_is_returned_with_location_and_request_id(self, client):
+    def test_sign_up_returns_the_user_with_location_and_request_id(self, client, admin):
         response = client.post(
-            "/api/users", json={"name": "  Ada Lovelace ", "email": "Ada@Example.COM"}
+            "/api/users",
+            json={"name": "  Ada Lovelace ", "email": "Ada@Example.COM", "password": "x" * 8},
         )
         assert response.status_code == 201
         user = response.json()["data"]
@@ -29,22 +30,31 @@ class TestCreate:
         assert user["name"] == "Ada Lovelace"
         assert user["email"] == "ada@example.com"
         assert user["role"] == "user"
+        assert "password" not in user
         assert user["createdAt"] == user["updatedAt"]
         assert user["createdAt"].endswith("Z")
-        assert client.get(response.headers["location"]).json()["data"] == user
+        read = client.get(response.headers["location"], headers=admin.headers)
+        assert read.json()["data"] == user
 
     def test_every_invalid_field_is_listed(self, client):
         response = client.post(
-            "/api/users", json={"name": "A", "email": "not-an-email", "role": "god", "x": 1}
+            "/api/users",
+            json={"name": "A", "email": "not-an-email", "role": "god", "password": "short", "x": 1},
         )
         assert response.status_code == 400
         error = error_of(response)
         assert error["code"] == "VALIDATION_ERROR"
-        assert fields_of(error) == {"name", "email", "role", "x"}
+        assert fields_of(error) == {"name", "email", "role", "password", "x"}
         assert all(detail["in"] == "body" for detail in error["details"])
 
+    def test_a_rejected_password_is_never_echoed(self, client):
+        error = error_of(client.post("/api/users", json=user_payload(password="hunter2")))
+        assert error["details"] == [
+            {"field": "password", "in": "body", "message": "the value is too short"}
+        ]
+
     def test_messages_say_what_is_wrong_in_words(self, client):
-        error = error_of(client.post("/api/users", json={"name": " x ", "email": "y" * 300}))
+        error = error_of(client.post("/api/users", json=user_payload(name=" x ", email="y" * 300)))
         messages = {(d["field"], d["message"]) for d in error["details"]}
         assert (
             "name",
@@ -59,25 +69,31 @@ class TestCreate:
         assert {(d["field"], d["message"]) for d in error["details"]} == {
             ("name", "is required"),
             ("email", "is required"),
+            ("password", "is required"),
         }
 
     @pytest.mark.parametrize(
-        ("body", "field"),
+        ("overrides", "field"),
         [
-            ({"name": 42, "email": "a@b.io"}, "name"),
-            ({"name": None, "email": "a@b.io"}, "name"),
-            ({"name": "x" * 101, "email": "a@b.io"}, "name"),
-            ({"name": "   a   ", "email": "a@b.io"}, "name"),
-            ({"name": "Bad\u0000Name", "email": "a@b.io"}, "name"),
-            ({"name": "Ann", "email": "a" * 250 + "@b.io"}, "email"),
-            ({"name": "Ann", "email": "a b@c.io"}, "email"),
+            ({"name": 42}, "name"),
+            ({"name": None}, "name"),
+            ({"name": "x" * 101}, "name"),
+            ({"name": "   a   "}, "name"),
+            ({"name": "Bad\u0000Name"}, "name"),
+            ({"name": "ab\n"}, "name"),
+            ({"name": "a\u0085b"}, "name"),
+            ({"email": "a" * 250 + "@b.io"}, "email"),
+            ({"email": "a b@c.io"}, "email"),
+            ({"password": "p" * 129}, "password"),
+            ({"password": "nul\u0000in password"}, "password"),
         ],
     )
-    def test_bad_values_are_rejected(self, client, body, field):
-        response = client.post("/api/users", json=body)
+    def test_bad_values_are_rejected_and_nothing_is_written(self, client, admin, overrides, field):
+        response = client.post("/api/users", json=user_payload(**overrides))
         assert response.status_code == 400
         assert fields_of(error_of(response)) == {field}
-        assert client.get("/api/users").json()["pagination"]["total"] == 0
+        listed = client.get("/api/users", headers=admin.headers).json()
+        assert listed["pagination"]["total"] == 1  # the admin alone
 
     def test_a_body_that_is_not_an_object_is_rejected(self, client):
         error = error_of(client.post("/api/users", json=["a"]))
@@ -114,7 +130,7 @@ class TestCreate:
         assert response.status_code == 415
         assert error_of(response)["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
-    def test_email_is_unique_regardless_of_case(self, client):
+    def test_email_is_unique_regardless_of_case(self, client, admin):
         create_user(client, email="grace@example.com")
         response = client.post("/api/users", json=user_payload(email="GRACE@example.com"))
         assert response.status_code == 409
@@ -122,35 +138,76 @@ class TestCreate:
         assert error["code"] == "CONFLICT"
         assert "grace@example.com" in error["message"]
         assert fields_of(error) == {"email"}
-        assert client.get("/api/users").json()["pagination"]["total"] == 1
+        listed = client.get("/api/users?search=grace", headers=admin.headers).json()
+        assert listed["pagination"]["total"] == 1
+
+
+class TestRolesOnCreate:
+    def test_anonymous_sign_up_cannot_choose_a_role(self, client):
+        response = client.post("/api/users", json=user_payload(role="admin"))
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "admin" in error_of(response)["message"]
+
+    def test_anonymous_sign_up_may_state_the_default_role(self, client):
+        assert create_user(client, role="user")["role"] == "user"
+
+    def test_a_user_cannot_create_a_moderator(self, client):
+        author = account(client)
+        response = client.post(
+            "/api/users", json=user_payload(role="moderator"), headers=author.headers
+        )
+        assert response.status_code == 403
+        assert error_of(response)["code"] == "FORBIDDEN"
+
+    def test_an_admin_creates_any_role(self, client, admin):
+        assert create_user(client, admin.headers, role="admin")["role"] == "admin"
 
 
 class TestRead:
-    def test_get_returns_the_user(self, client):
-        user = create_user(client, role="moderator")
-        response = client.get(f"/api/users/{user['id']}")
+    def test_get_returns_the_user(self, client, admin):
+        user = create_user(client, admin.headers, role="moderator")
+        response = client.get(f"/api/users/{user['id']}", headers=admin.headers)
         assert response.status_code == 200
         assert response.json() == {"data": user}
 
-    def test_unknown_id_is_not_found(self, client):
-        response = client.get(f"/api/users/{UNKNOWN_ID}")
+    def test_any_signed_in_user_may_read_another(self, client, admin):
+        reader = account(client)
+        response = client.get(f"/api/users/{admin.id}", headers=reader.headers)
+        assert response.status_code == 200
+        assert response.json()["data"]["email"] == "root@example.com"
+
+    def test_reading_needs_a_token(self, client, admin):
+        response = client.get(f"/api/users/{admin.id}")
+        assert response.status_code == 401
+        assert error_of(response)["code"] == "UNAUTHORIZED"
+
+    def test_unknown_id_is_not_found(self, client, admin):
+        response = client.get(f"/api/users/{UNKNOWN_ID}", headers=admin.headers)
         assert response.status_code == 404
         error = error_of(response)
         assert error == {"code": "NOT_FOUND", "message": f"User '{UNKNOWN_ID}' does not exist"}
 
-    def test_malformed_id_is_a_validation_error(self, client):
-        error = error_of(client.get("/api/users/42"))
+    def test_malformed_id_is_a_validation_error(self, client, admin):
+        error = error_of(client.get("/api/users/42", headers=admin.headers))
         assert error["code"] == "VALIDATION_ERROR"
         assert error["details"][0]["field"] == "id"
         assert error["details"][0]["in"] == "path"
 
+    def test_me_is_the_caller(self, client):
+        me = account(client)
+        response = client.get("/api/me", headers=me.headers)
+        assert response.status_code == 200
+        assert response.json() == {"data": me.user}
+
 
 class TestReplace:
-    def test_put_replaces_every_field(self, client):
+    def test_admin_replaces_every_field(self, client, admin):
         user = create_user(client)
         response = client.put(
             f"/api/users/{user['id']}",
             json={"name": "New Name", "email": "NEW@example.com", "role": "admin"},
+            headers=admin.headers,
         )
         assert response.status_code == 200
         replaced = response.json()["data"]
@@ -162,33 +219,52 @@ class TestReplace:
         assert replaced["createdAt"] == user["createdAt"]
         assert replaced["updatedAt"] > user["updatedAt"]
 
-    def test_put_requires_every_writable_field(self, client):
+    def test_a_user_replaces_themself_but_not_their_role(self, client):
+        me = account(client)
+        body = {"name": "Me Again", "email": me.user["email"], "role": "user"}
+        response = client.put(f"/api/users/{me.id}", json=body, headers=me.headers)
+        assert response.status_code == 200
+        response = client.put(
+            f"/api/users/{me.id}", json={**body, "role": "admin"}, headers=me.headers
+        )
+        assert response.status_code == 403
+        assert "role" in error_of(response)["message"]
+
+    def test_put_requires_every_writable_field(self, client, admin):
         user = create_user(client)
-        error = error_of(client.put(f"/api/users/{user['id']}", json={"name": "Only Name"}))
+        error = error_of(
+            client.put(f"/api/users/{user['id']}", json={"name": "Only"}, headers=admin.headers)
+        )
         assert fields_of(error) == {"email", "role"}
 
-    def test_put_on_unknown_id_is_not_found(self, client):
-        response = client.put(f"/api/users/{UNKNOWN_ID}", json=user_payload(role="user"))
+    def test_put_on_unknown_id_is_not_found(self, client, admin):
+        response = client.put(
+            f"/api/users/{UNKNOWN_ID}", json=user_payload(role="user"), headers=admin.headers
+        )
         assert response.status_code == 404
 
-    def test_put_to_a_taken_email_conflicts_and_changes_nothing(self, client):
+    def test_put_to_a_taken_email_conflicts_and_changes_nothing(self, client, admin):
         first = create_user(client)
         second = create_user(client)
         response = client.put(
             f"/api/users/{second['id']}",
             json={"name": "X Y", "email": first["email"].upper(), "role": "user"},
+            headers=admin.headers,
         )
         assert response.status_code == 409
-        assert client.get(f"/api/users/{second['id']}").json()["data"] == second
+        read = client.get(f"/api/users/{second['id']}", headers=admin.headers)
+        assert read.json()["data"] == second
 
 
 class TestUpdate:
     MERGE_PATCH: ClassVar[dict[str, str]] = {"content-type": "application/merge-patch+json"}
 
-    def test_merge_patch_changes_only_given_fields(self, client):
+    def test_merge_patch_changes_only_given_fields(self, client, admin):
         user = create_user(client)
         response = client.patch(
-            f"/api/users/{user['id']}", json={"role": "moderator"}, headers=self.MERGE_PATCH
+            f"/api/users/{user['id']}",
+            json={"role": "moderator"},
+            headers={**self.MERGE_PATCH, **admin.headers},
         )
         assert response.status_code == 200
         patched = response.json()["data"]
@@ -196,46 +272,105 @@ class TestUpdate:
         assert (patched["name"], patched["email"]) == (user["name"], user["email"])
 
     def test_plain_json_is_accepted_too(self, client):
-        user = create_user(client)
-        response = client.patch(f"/api/users/{user['id']}", json={"name": "Renamed"})
+        me = account(client)
+        response = client.patch(f"/api/users/{me.id}", json={"name": "Renamed"}, headers=me.headers)
         assert response.status_code == 200
         assert response.json()["data"]["name"] == "Renamed"
 
     def test_empty_patch_changes_nothing(self, client):
-        user = create_user(client)
-        response = client.patch(f"/api/users/{user['id']}", json={}, headers=self.MERGE_PATCH)
+        me = account(client)
+        response = client.patch(
+            f"/api/users/{me.id}", json={}, headers={**self.MERGE_PATCH, **me.headers}
+        )
         assert response.status_code == 200
-        assert response.json()["data"] == user
+        assert response.json()["data"] == me.user
 
     def test_null_cannot_remove_a_required_field(self, client):
-        user = create_user(client)
+        me = account(client)
         response = client.patch(
-            f"/api/users/{user['id']}", json={"name": None}, headers=self.MERGE_PATCH
+            f"/api/users/{me.id}", json={"name": None}, headers={**self.MERGE_PATCH, **me.headers}
         )
         assert response.status_code == 400
         assert fields_of(error_of(response)) == {"name"}
 
-    def test_patch_to_a_taken_email_conflicts(self, client):
-        first = create_user(client)
-        second = create_user(client)
-        response = client.patch(f"/api/users/{second['id']}", json={"email": first["email"]})
+    def test_patch_to_a_taken_email_conflicts(self, client, admin):
+        me = account(client)
+        response = client.patch(
+            f"/api/users/{me.id}", json={"email": "ROOT@example.com"}, headers=me.headers
+        )
         assert response.status_code == 409
-        assert client.get(f"/api/users/{second['id']}").json()["data"]["email"] == second["email"]
+        assert client.get("/api/me", headers=me.headers).json()["data"] == me.user
 
     def test_patch_with_another_media_type_is_unsupported(self, client):
-        user = create_user(client)
+        me = account(client)
         response = client.patch(
-            f"/api/users/{user['id']}", content=b"{}", headers={"content-type": "text/csv"}
+            f"/api/users/{me.id}",
+            content=b"{}",
+            headers={"content-type": "text/csv", **me.headers},
         )
         assert response.status_code == 415
 
+    def test_a_user_cannot_change_another(self, client):
+        me, other = account(client), account(client)
+        response = client.patch(
+            f"/api/users/{other.id}", json={"name": "Hijack"}, headers=me.headers
+        )
+        assert response.status_code == 403
+        assert error_of(response) == {
+            "code": "FORBIDDEN",
+            "message": "Only an admin or the user themself may do this",
+        }
+
+    def test_a_moderator_cannot_promote_themself(self, client, admin):
+        moderator = account(client, admin, role="moderator")
+        response = client.patch(
+            f"/api/users/{moderator.id}", json={"role": "admin"}, headers=moderator.headers
+        )
+        assert response.status_code == 403
+        response = client.patch(
+            f"/api/users/{moderator.id}", json={"role": "moderator"}, headers=moderator.headers
+        )
+        assert response.status_code == 200
+
+    def test_a_new_password_is_the_one_that_logs_in(self, client):
+        me = account(client)
+        new = "a brand new password"
+        assert (
+            client.patch(f"/api/users/{me.id}", json={"password": new}, headers=me.headers)
+        ).status_code == 200
+        credentials = {"email": me.user["email"], "password": new}
+        assert client.post("/api/tokens", json=credentials).status_code == 201
+
+    def test_the_last_admin_cannot_step_down(self, client, admin):
+        response = client.patch(
+            f"/api/users/{admin.id}", json={"role": "user"}, headers=admin.headers
+        )
+        assert response.status_code == 409
+        assert "last admin" in error_of(response)["message"]
+
 
 class TestDelete:
-    def test_delete_removes_the_user(self, client):
+    def test_delete_removes_the_user(self, client, admin):
         user = create_user(client)
-        response = client.delete(f"/api/users/{user['id']}")
+        response = client.delete(f"/api/users/{user['id']}", headers=admin.headers)
         assert response.status_code == 204
         assert response.content == b""
         assert "x-request-id" in response.headers
-        assert client.get(f"/api/users/{user['id']}").status_code == 404
-        assert client.delete(f"/api/users/{user['id']}").status_code == 404
+        assert client.get(f"/api/users/{user['id']}", headers=admin.headers).status_code == 404
+        assert client.delete(f"/api/users/{user['id']}", headers=admin.headers).status_code == 404
+
+    def test_a_user_may_delete_themself_and_their_token_dies(self, client):
+        me = account(client)
+        assert client.delete(f"/api/users/{me.id}", headers=me.headers).status_code == 204
+        assert client.get("/api/me", headers=me.headers).status_code == 401
+
+    def test_a_user_cannot_delete_another(self, client):
+        me, other = account(client), account(client)
+        assert client.delete(f"/api/users/{other.id}", headers=me.headers).status_code == 403
+        assert client.get(f"/api/users/{other.id}", headers=me.headers).status_code == 200
+
+    def test_the_last_admin_cannot_be_deleted(self, client, admin):
+        response = client.delete(f"/api/users/{admin.id}", headers=admin.headers)
+        assert response.status_code == 409
+        second = account(client, admin, role="admin")
+        assert client.delete(f"/api/users/{admin.id}", headers=second.headers).status_code == 204

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import models.user  # noqa: F401
+import models.token  # noqa: F401
 from models.db import make_engine
 from tests.database import ROOT, migrate
 

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from models import db
 from service.app import create_app
 from service.settings import Settings
-from tests.builders import error_of
+from tests.builders import error_of, user_payload
 
 
 def test_unknown_route_is_not_found_in_the_envelope(client):
@@ -50,7 +50,9 @@ def broken_client(tmp_path, settings: Settings) -> Iterator[TestClient]:
 
 def test_unexpected_error_is_logged_with_the_request_id_and_not_leaked(broken_client, caplog):
     with caplog.at_level(logging.ERROR):
-        response = broken_client.get("/api/users", headers={"X-Request-ID": "trace-500"})
+        response = broken_client.post(
+            "/api/users", json=user_payload(), headers={"X-Request-ID": "trace-500"}
+        )
     assert response.status_code == 500
     assert response.headers["x-request-id"] == "trace-500"
     assert error_of(response) == {

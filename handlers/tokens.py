@@ -1,0 +1,26 @@
+"""Handlers of the `tokens` tag: log in and log out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from models import token as tokens
+from models import user as users
+from models.db import session_scope
+from service import auth
+
+CURRENT = "/api/tokens/current"
+
+
+def create_token(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    with session_scope() as session:
+        user = users.find_by_email(session, body["email"])
+        issued = auth.log_in(session, user, body["password"])
+    return {"data": issued}, 201, {"Location": CURRENT}
+
+
+def revoke_token(token_info: dict[str, Any]) -> tuple[None, int]:
+    with session_scope() as session:
+        tokens.revoke(session, uuid.UUID(token_info["token_id"]))
+    return None, 204

@@ -1,0 +1,91 @@
+"""The `tokens` table: bearer tokens, stored only as SHA-256 hashes.
+
+Tokens are 32 random bytes from `secrets`, so a fast hash is enough (no brute force can
+walk that space); the plain token is returned once, at creation, and never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import Column, DateTime, ForeignKey, String, Uuid
+from sqlmodel import Field, Session, SQLModel, select
+
+from models.timestamps import as_utc, utc_now
+from models.user import User
+from service import errors
+
+TOKEN_BYTES = 32
+# last_used_at is written at most this often per token, not on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class Token(SQLModel, table=True):
+    __tablename__ = "tokens"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_used_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+def digest(plain: str) -> str:
+    return hashlib.sha256(plain.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def issue(session: Session, user: User, ttl_seconds: int) -> tuple[str, Token]:
+    """A new token for `user`: the plain value (to show once) and its row."""
+    plain = secrets.token_urlsafe(TOKEN_BYTES)
+    now = utc_now()
+    token = Token(
+        user_id=user.id,
+        token_hash=digest(plain),
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+    )
+    session.add(token)
+    session.flush()
+    return plain, token
+
+
+def unauthorized(message: str) -> errors.ApiError:
+    return errors.ApiError(errors.ErrorCode.UNAUTHORIZED, message)
+
+
+def authenticate(session: Session, plain: str) -> tuple[Token, User]:
+    """The live token and its user, or a 401 saying why not."""
+    row = session.exec(
+        select(Token, User).join(User).where(Token.token_hash == digest(plain))
+    ).first()
+    if row is None:
+        raise unauthorized("The token is not valid")
+    token, user = row
+    now = utc_now()
+    if token.revoked_at is not None:
+        raise unauthorized("The token has been revoked")
+    if as_utc(token.expires_at) <= now:
+        raise unauthorized("The token has expired")
+    if token.last_used_at is None or now - as_utc(token.last_used_at) >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+    return token, user
+
+
+def revoke(session: Session, token_id: uuid.UUID) -> None:
+    token = session.get(Token, token_id)
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = utc_now()
+        session.flush()

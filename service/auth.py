@@ -1,0 +1,85 @@
+"""Authentication: Connexion's bearer scheme calls `token_info`; handlers and the
+authorization layer read the caller back with `current_caller`.
+
+No handler parses `Authorization`: the spec's `bearerAuth` scheme names `token_info`
+(`x-bearerInfoFunc`), and Connexion calls it before validation for every operation
+that declares the scheme.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from connexion import context
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from models import token as tokens
+from models.db import session_scope
+from models.timestamps import to_iso
+from models.user import User
+from service import passwords
+from service.errors import ApiError, ErrorCode
+from service.settings import Settings
+
+_token_ttl_seconds = Settings().token_ttl_seconds
+
+
+def configure(settings: Settings) -> None:
+    """Called by `create_app`: token lifetime and password hashing cost."""
+    global _token_ttl_seconds
+    _token_ttl_seconds = settings.token_ttl_seconds
+    passwords.configure(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+
+
+@dataclass(frozen=True)
+class Caller:
+    id: uuid.UUID
+    role: str
+    token_id: uuid.UUID
+
+
+def _lookup(plain: str) -> dict[str, Any]:
+    with session_scope() as session:
+        token, user = tokens.authenticate(session, plain)
+        return {"sub": str(user.id), "role": user.role, "token_id": str(token.id)}
+
+
+async def token_info(token: str) -> dict[str, Any]:
+    """Connexion's bearer hook: the caller's claims, or a 401 `ApiError` saying why not.
+
+    The database is queried in a worker thread so the event loop keeps serving.
+    """
+    return await run_in_threadpool(_lookup, token)
+
+
+def current_caller() -> Caller | None:
+    """The authenticated caller of this request, or None for an anonymous one."""
+    try:
+        info = context.context.get("token_info") or {}
+    except RuntimeError:
+        return None
+    if "sub" not in info:
+        return None
+    return Caller(
+        id=uuid.UUID(info["sub"]), role=info["role"], token_id=uuid.UUID(info["token_id"])
+    )
+
+
+WRONG_CREDENTIALS = "Email or password is wrong"
+
+
+def log_in(session: Session, user: User | None, password: str) -> dict[str, str]:
+    """A new token for the right password; the same 401 for a wrong email or password.
+
+    With no user, a dummy hash is verified, so both failures take about the same time.
+    """
+    if not passwords.verify_password(user.password_hash if user else None, password):
+        raise ApiError(ErrorCode.UNAUTHORIZED, WRONG_CREDENTIALS)
+    assert user is not None and user.password_hash is not None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    plain, token = tokens.issue(session, user, _token_ttl_seconds)
+    return {"token": plain, "expiresAt": to_iso(token.expires_at)}

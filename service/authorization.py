@@ -1,0 +1,153 @@
+"""Authorization: who may call an operation, as the spec declares it.
+
+Each operation may say, in vendor extensions read once from the contract:
+
+- `x-roles: [admin]`: the caller's role must be one of these;
+- `x-allow: [self, admin]`: a role in the list, or a relation to the resource in the
+  path (`self`: the user in the path is the caller);
+- `x-field-roles: {role: [admin]}`: setting these body fields to anything but their
+  current value (on create: their default) needs one of these roles.
+
+`Authorization.check` runs as a Flask `before_request` hook, after Connexion has
+authenticated the caller and validated the request, so no handler repeats these checks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connexion import context
+from flask import request
+from sqlmodel import Session
+
+from models import user as users
+from models.db import session_scope
+from service.auth import Caller, current_caller
+from service.errors import ApiError, ErrorCode
+from service.spec import Contract
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the rules need to know of the resource in the path."""
+
+    relations: frozenset[str]
+    fields: Mapping[str, Any]
+
+
+TargetLoader = Callable[[Session, Caller | None, Mapping[str, str]], Target]
+
+
+def _user_target(session: Session, caller: Caller | None, path: Mapping[str, str]) -> Target:
+    user = users.get(session, uuid.UUID(path["id"]))
+    relations = {"self"} if caller is not None and user.id == caller.id else set()
+    return Target(frozenset(relations), {"role": user.role})
+
+
+# The resource of an operation is the one its controller serves.
+TARGETS: dict[str, TargetLoader] = {"handlers.users": _user_target}
+
+
+@dataclass(frozen=True)
+class Policy:
+    controller: str
+    roles: frozenset[str] | None = None
+    allow: frozenset[str] | None = None
+    field_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    field_defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.roles is None and self.allow is None and not self.field_roles
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(ErrorCode.UNAUTHORIZED, message)
+
+
+def forbidden(message: str) -> ApiError:
+    return ApiError(ErrorCode.FORBIDDEN, message)
+
+
+def _who(names: frozenset[str]) -> str:
+    spoken = {"self": "the user themself", "author": "the author"}
+    return " or ".join(
+        sorted(
+            spoken.get(name, f"an {name}" if name[0] in "aeiou" else f"a {name}") for name in names
+        )
+    )
+
+
+class Authorization:
+    def __init__(self, contract: Contract) -> None:
+        self.policies: dict[str, Policy] = {}
+        for operation_id, operation in contract.operations.items():
+            field_roles = {
+                name: frozenset(roles) for name, roles in operation.get("x-field-roles", {}).items()
+            }
+            controller = operation["x-openapi-router-controller"]
+            # Connexion names a routed operation by the function it resolved to.
+            self.policies[f"{controller}.{operation_id}"] = Policy(
+                controller=controller,
+                roles=frozenset(operation["x-roles"]) if "x-roles" in operation else None,
+                allow=frozenset(operation["x-allow"]) if "x-allow" in operation else None,
+                field_roles=field_roles,
+                field_defaults={
+                    name: contract.body_default(operation_id, name) for name in field_roles
+                },
+            )
+
+    def check(self) -> None:
+        """Flask `before_request` hook: raise 401/403 unless the caller may go on."""
+        policy = self.policies[context.operation.operation_id]
+        if policy.is_open:
+            return
+        caller = current_caller()
+        path = request.view_args or {}
+        with session_scope() as session:
+            target: Target | None = None
+
+            def load() -> Target:
+                nonlocal target
+                if target is None:
+                    target = TARGETS[policy.controller](session, caller, path)
+                return target
+
+            if policy.roles is not None:
+                self._require_role(caller, policy.roles)
+            if policy.allow is not None and (caller is None or caller.role not in policy.allow):
+                if caller is None:
+                    raise unauthorized("A bearer token is required")
+                if not load().relations & policy.allow:
+                    raise forbidden(f"Only {_who(policy.allow)} may do this")
+            self._check_fields(policy, caller, path, load)
+
+    @staticmethod
+    def _require_role(caller: Caller | None, roles: frozenset[str]) -> None:
+        if caller is None:
+            raise unauthorized("A bearer token is required")
+        if caller.role not in roles:
+            raise forbidden(f"Only {_who(roles)} may do this")
+
+    @staticmethod
+    def _check_fields(
+        policy: Policy,
+        caller: Caller | None,
+        path: Mapping[str, str],
+        load: Callable[[], Target],
+    ) -> None:
+        if not policy.field_roles:
+            return
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return
+        for name, roles in policy.field_roles.items():
+            if name not in body or (caller is not None and caller.role in roles):
+                continue
+            current = load().fields.get(name) if "id" in path else policy.field_defaults[name]
+            if body[name] != current:
+                message = f"Only {_who(roles)} may set '{name}' to {body[name]!r}"
+                raise unauthorized(message) if caller is None else forbidden(message)
