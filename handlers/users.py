@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from models import user as users
+from models import user_removal
 from models.db import session_scope
 from service.pagination import PageRequest, paginated
 
@@ -63,7 +64,7 @@ def get_me(user: str) -> Response:
     return get_user(user)
 
 
-def delete_user(id_: str) -> Response:
+def delete_user(id_: str, cascade: bool = False) -> Response:
     with session_scope() as session:
-        users.delete(session, users.get(session, uuid.UUID(id_)))
+        user_removal.remove(session, users.get(session, uuid.UUID(id_)), cascade)
     return None, 204

@@ -7,7 +7,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlmodel import SQLModel
 
-import models.token  # noqa: F401  (registers every table: token imports user)
+import models.post
+import models.token  # noqa: F401
 from models.db import make_engine
 from service.settings import Settings
 

@@ -55,6 +55,14 @@ async def token_info(token: str) -> dict[str, Any]:
     return await run_in_threadpool(_lookup, token)
 
 
+Viewer = tuple[uuid.UUID | None, str | None]
+
+
+def viewer(caller: Caller | None) -> Viewer:
+    """(id, role) of whoever is looking, for visibility rules; (None, None) if anonymous."""
+    return (caller.id, caller.role) if caller else (None, None)
+
+
 def current_caller() -> Caller | None:
     """The authenticated caller of this request, or None for an anonymous one."""
     try:

@@ -23,9 +23,10 @@ from connexion import context
 from flask import request
 from sqlmodel import Session
 
+from models import post as posts
 from models import user as users
 from models.db import session_scope
-from service.auth import Caller, current_caller
+from service.auth import Caller, current_caller, viewer
 from service.errors import ApiError, ErrorCode
 from service.spec import Contract
 
@@ -47,8 +48,28 @@ def _user_target(session: Session, caller: Caller | None, path: Mapping[str, str
     return Target(frozenset(relations), {"role": user.role})
 
 
+def _post_target(session: Session, caller: Caller | None, path: Mapping[str, str]) -> Target:
+    post = posts.get_visible(session, uuid.UUID(path["id"]), viewer(caller))
+    relations = {"author"} if caller is not None and post.author_id == caller.id else set()
+    return Target(frozenset(relations), {"status": post.status})
+
+
+def _comment_target(session: Session, caller: Caller | None, path: Mapping[str, str]) -> Target:
+    comment = posts.get_visible_comment(session, uuid.UUID(path["id"]), viewer(caller))
+    relations = set()
+    if caller is not None and comment.author_id == caller.id:
+        relations.add("author")
+    if caller is not None and posts.get(session, comment.post_id).author_id == caller.id:
+        relations.add("post-author")
+    return Target(frozenset(relations), {"body": comment.body})
+
+
 # The resource of an operation is the one its controller serves.
-TARGETS: dict[str, TargetLoader] = {"handlers.users": _user_target}
+TARGETS: dict[str, TargetLoader] = {
+    "handlers.users": _user_target,
+    "handlers.posts": _post_target,
+    "handlers.comments": _comment_target,
+}
 
 
 @dataclass(frozen=True)
@@ -58,10 +79,17 @@ class Policy:
     allow: frozenset[str] | None = None
     field_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
     field_defaults: Mapping[str, Any] = field(default_factory=dict)
+    param_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    param_defaults: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
-        return self.roles is None and self.allow is None and not self.field_roles
+        return (
+            self.roles is None
+            and self.allow is None
+            and not self.field_roles
+            and not self.param_roles
+        )
 
 
 def unauthorized(message: str) -> ApiError:
@@ -98,6 +126,14 @@ class Authorization:
                 field_defaults={
                     name: contract.body_default(operation_id, name) for name in field_roles
                 },
+                param_roles={
+                    name: frozenset(roles)
+                    for name, roles in operation.get("x-param-roles", {}).items()
+                },
+                param_defaults={
+                    name: contract.query_default(operation_id, name)
+                    for name in operation.get("x-param-roles", {})
+                },
             )
 
     def check(self) -> None:
@@ -124,6 +160,7 @@ class Authorization:
                 if not load().relations & policy.allow:
                     raise forbidden(f"Only {_who(policy.allow)} may do this")
             self._check_fields(policy, caller, path, load)
+            self._check_params(policy, caller)
 
     @staticmethod
     def _require_role(caller: Caller | None, roles: frozenset[str]) -> None:
@@ -131,6 +168,16 @@ class Authorization:
             raise unauthorized("A bearer token is required")
         if caller.role not in roles:
             raise forbidden(f"Only {_who(roles)} may do this")
+
+    @staticmethod
+    def _check_params(policy: Policy, caller: Caller | None) -> None:
+        for name, roles in policy.param_roles.items():
+            given = request.args.get(name)
+            if given is None or given.lower() == policy.param_defaults[name]:
+                continue
+            if caller is None or caller.role not in roles:
+                message = f"Only {_who(roles)} may use '{name}={given}'"
+                raise unauthorized(message) if caller is None else forbidden(message)
 
     @staticmethod
     def _check_fields(

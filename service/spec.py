@@ -66,6 +66,15 @@ class Contract:
                 return prop.get("default", self.resolve(prop).get("default"))
         return None
 
+    def query_default(self, operation_id: str, name: str) -> str:
+        """A query parameter's default as it would be written in a URL (`false`, `20`)."""
+        for parameter in self.operations[operation_id].get("parameters", []):
+            parameter = self.resolve(parameter)
+            if parameter["in"] == "query" and parameter["name"] == name:
+                default = self.resolve(parameter.get("schema", {})).get("default")
+                return str(default).lower() if default is not None else ""
+        raise KeyError(f"{operation_id} has no query parameter {name!r}")
+
     def allowed_methods(self, path: str) -> list[str] | None:
         """The methods the spec declares for a concrete request path, or None if unknown."""
         for pattern, methods in self._path_patterns:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from models.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("tokens", "users")  # children first
+TABLES = ("comments", "posts", "tokens", "users")  # children first
 
 
 def backends() -> list[str]:

@@ -1,0 +1,59 @@
+"""Handlers of the `comments` tag; authorization (x-allow) ran before any of these."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from models import comment as comments
+from models import post as posts
+from models.db import session_scope
+from service.auth import current_caller, viewer
+from service.pagination import PageRequest, paginated
+
+Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
+
+
+def list_post_comments(
+    id_: str, page: int, limit: int, sort_by: str, order: str, search: str | None = None
+) -> Response:
+    request = PageRequest(page=page, limit=limit)
+    with session_scope() as session:
+        post = posts.get_visible(session, uuid.UUID(id_), viewer(current_caller()))
+        items, total = comments.list_page(
+            session,
+            post_id=post.id,
+            offset=request.offset,
+            limit=limit,
+            sort_by=sort_by,
+            order=order,
+            search=search,
+        )
+    query = {"search": search, "sortBy": sort_by, "order": order}
+    return paginated(items, total, request, f"/api/posts/{id_}/comments", query)
+
+
+def create_post_comment(id_: str, body: dict[str, Any], user: str) -> Response:
+    with session_scope() as session:
+        post = posts.get_visible(session, uuid.UUID(id_), viewer(current_caller()))
+        comment = comments.create(session, post.id, uuid.UUID(user), body["body"])
+        created = comments.read(session, comment)
+    return {"data": created}, 201, {"Location": f"/api/comments/{created['id']}"}
+
+
+def get_comment(id_: str) -> Response:
+    with session_scope() as session:
+        comment = posts.get_visible_comment(session, uuid.UUID(id_), viewer(current_caller()))
+        return {"data": comments.read(session, comment)}, 200
+
+
+def update_comment(id_: str, body: dict[str, Any]) -> Response:
+    with session_scope() as session:
+        comment = comments.update(session, comments.get(session, uuid.UUID(id_)), body)
+        return {"data": comments.read(session, comment)}, 200
+
+
+def delete_comment(id_: str) -> Response:
+    with session_scope() as session:
+        comments.delete(session, comments.get(session, uuid.UUID(id_)))
+    return None, 204

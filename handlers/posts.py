@@ -1,0 +1,105 @@
+"""Handlers of the `posts` tag; authorization (x-allow) ran before any of these."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from models import post as posts
+from models import user as users
+from models.db import session_scope
+from service.auth import current_caller, viewer
+from service.pagination import PageRequest, paginated
+
+Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
+COLLECTION = "/api/posts"
+
+
+def _list(
+    path: str,
+    page: int,
+    limit: int,
+    sort_by: str,
+    order: str,
+    search: str | None,
+    status: str | None,
+    author_id: str | None,
+) -> Response:
+    request = PageRequest(page=page, limit=limit)
+    with session_scope() as session:
+        if path != COLLECTION:
+            users.get(session, uuid.UUID(author_id or ""))
+        items, total = posts.list_page(
+            session,
+            viewer=viewer(current_caller()),
+            offset=request.offset,
+            limit=limit,
+            sort_by=sort_by,
+            order=order,
+            search=search,
+            status=status,
+            author_id=uuid.UUID(author_id) if author_id else None,
+        )
+    query = {"search": search, "status": status, "sortBy": sort_by, "order": order}
+    if path == COLLECTION:
+        query["authorId"] = author_id
+    return paginated(items, total, request, path, query)
+
+
+def list_posts(
+    page: int,
+    limit: int,
+    sort_by: str,
+    order: str,
+    search: str | None = None,
+    status: str | None = None,
+    author_id: str | None = None,
+) -> Response:
+    return _list(COLLECTION, page, limit, sort_by, order, search, status, author_id)
+
+
+def list_user_posts(
+    id_: str,
+    page: int,
+    limit: int,
+    sort_by: str,
+    order: str,
+    search: str | None = None,
+    status: str | None = None,
+) -> Response:
+    """404 for an unknown user; otherwise their posts the caller may see."""
+    return _list(f"/api/users/{id_}/posts", page, limit, sort_by, order, search, status, id_)
+
+
+def create_post(body: dict[str, Any], user: str) -> Response:
+    with session_scope() as session:
+        created = posts.read(session, posts.create(session, uuid.UUID(user), body))
+    return {"data": created}, 201, {"Location": f"{COLLECTION}/{created['id']}"}
+
+
+def get_post(id_: str) -> Response:
+    with session_scope() as session:
+        post = posts.get_visible(session, uuid.UUID(id_), viewer(current_caller()))
+        return {"data": posts.read(session, post)}, 200
+
+
+def _change(id_: str, fields: dict[str, Any]) -> Response:
+    with session_scope() as session:
+        post = posts.update(session, posts.get(session, uuid.UUID(id_)), fields)
+        return {"data": posts.read(session, post)}, 200
+
+
+def replace_post(id_: str, body: dict[str, Any]) -> Response:
+    """PUT: the contract requires every writable field, so this is a full replace."""
+    return _change(id_, body)
+
+
+def update_post(id_: str, body: dict[str, Any]) -> Response:
+    """PATCH (JSON Merge Patch): fields left out stay as they are."""
+    return _change(id_, body)
+
+
+def delete_post(id_: str) -> Response:
+    with session_scope() as session:
+        posts.delete(session, posts.get(session, uuid.UUID(id_)))
+    return None, 204

@@ -1,0 +1,113 @@
+"""The `comments` table and the queries on it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Text, Uuid, func
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.timestamps import to_iso, utc_now
+from models.user import User
+from service import errors
+
+
+class Comment(SQLModel, table=True):
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_post_id_created_at", "post_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # A post's comments go with it, even if a row is deleted outside the service.
+    post_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False)
+    )
+    # No ON DELETE: a user with comments cannot be deleted by accident.
+    author_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("users.id"), nullable=False, index=True)
+    )
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def public(comment: Comment, author_name: str) -> dict[str, Any]:
+    """The `Comment` schema of the contract."""
+    return {
+        "id": str(comment.id),
+        "postId": str(comment.post_id),
+        "authorId": str(comment.author_id),
+        "author": {"id": str(comment.author_id), "name": author_name},
+        "body": comment.body,
+        "createdAt": to_iso(comment.created_at),
+        "updatedAt": to_iso(comment.updated_at),
+    }
+
+
+SORT_COLUMNS = {"createdAt": Comment.created_at, "updatedAt": Comment.updated_at}
+
+
+def list_page(
+    session: Session,
+    *,
+    post_id: uuid.UUID,
+    offset: int,
+    limit: int,
+    sort_by: str,
+    order: str,
+    search: str | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a post's comments with author names, and the total: two statements."""
+    conditions = [col(Comment.post_id) == post_id]
+    if search:
+        conditions.append(col(Comment.body).icontains(search, autoescape=True))
+    column = SORT_COLUMNS[sort_by]
+    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
+    query = (
+        select(Comment, User.name)
+        .join(User, col(User.id) == Comment.author_id)
+        .where(*conditions)
+        .order_by(direction(column), direction(col(Comment.id)))
+        .offset(offset)
+        .limit(limit)
+    )
+    count = select(func.count()).select_from(Comment).where(*conditions)
+    rows = session.exec(query).all()
+    return [public(comment, name) for comment, name in rows], session.exec(count).one()
+
+
+def get(session: Session, comment_id: uuid.UUID) -> Comment:
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise errors.not_found("Comment", comment_id)
+    return comment
+
+
+def read(session: Session, comment: Comment) -> dict[str, Any]:
+    name = session.exec(select(User.name).where(User.id == comment.author_id)).one()
+    return public(comment, name)
+
+
+def create(session: Session, post_id: uuid.UUID, author_id: uuid.UUID, body: str) -> Comment:
+    now = utc_now()
+    comment = Comment(
+        post_id=post_id, author_id=author_id, body=body, created_at=now, updated_at=now
+    )
+    session.add(comment)
+    session.flush()
+    return comment
+
+
+def update(session: Session, comment: Comment, fields: dict[str, Any]) -> Comment:
+    if "body" in fields:
+        comment.body = fields["body"]
+        comment.updated_at = utc_now()
+        session.add(comment)
+        session.flush()
+    return comment
+
+
+def delete(session: Session, comment: Comment) -> None:
+    session.delete(comment)
+    session.flush()

@@ -1,0 +1,232 @@
+"""The `posts` table, who may see a post, and the queries on it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    Uuid,
+    func,
+    or_,
+)
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.comment import Comment
+from models.timestamps import to_iso, utc_now
+from models.user import User
+from service import errors
+
+STATUSES = ("draft", "published")
+PRIVILEGED_ROLES = ("moderator", "admin")
+
+
+class Post(SQLModel, table=True):
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_author_id_created_at", "author_id", "created_at"),
+        Index("ix_posts_status_created_at", "status", "created_at"),
+        CheckConstraint("status IN ('draft', 'published')", name="ck_posts_status"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # No ON DELETE: a user with posts cannot be deleted by accident (see models.user_removal).
+    author_id: uuid.UUID = Field(sa_column=Column(Uuid, ForeignKey("users.id"), nullable=False))
+    title: str = Field(sa_column=Column(String(200), nullable=False, index=True))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    created_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    published_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+def comment_count() -> Any:
+    """A correlated count, so a page of posts is one query, not one per post."""
+    return (
+        select(func.count(col(Comment.id)))
+        .where(Comment.post_id == Post.id)
+        .correlate(Post)
+        .scalar_subquery()
+        .label("comment_count")
+    )
+
+
+def public(post: Post, author_name: str, comments: int) -> dict[str, Any]:
+    """The `Post` schema of the contract."""
+    return {
+        "id": str(post.id),
+        "title": post.title,
+        "content": post.content,
+        "status": post.status,
+        "authorId": str(post.author_id),
+        "author": {"id": str(post.author_id), "name": author_name},
+        "commentCount": comments,
+        "createdAt": to_iso(post.created_at),
+        "updatedAt": to_iso(post.updated_at),
+        "publishedAt": to_iso(post.published_at) if post.published_at else None,
+    }
+
+
+def visible_to(viewer_id: uuid.UUID | None, viewer_role: str | None) -> ColumnElement[bool] | None:
+    """Drafts are for their author, moderators and admins; None means no restriction."""
+    if viewer_role in PRIVILEGED_ROLES:
+        return None
+    if viewer_id is None:
+        return col(Post.status) == "published"
+    return or_(col(Post.status) == "published", col(Post.author_id) == viewer_id)
+
+
+def can_see(post: Post, viewer_id: uuid.UUID | None, viewer_role: str | None) -> bool:
+    return (
+        post.status == "published"
+        or viewer_role in PRIVILEGED_ROLES
+        or (viewer_id is not None and post.author_id == viewer_id)
+    )
+
+
+SORT_COLUMNS = {"createdAt": Post.created_at, "updatedAt": Post.updated_at, "title": Post.title}
+
+
+def list_page(
+    session: Session,
+    *,
+    viewer: tuple[uuid.UUID | None, str | None],
+    offset: int,
+    limit: int,
+    sort_by: str,
+    order: str,
+    search: str | None = None,
+    status: str | None = None,
+    author_id: uuid.UUID | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of visible posts with author names and comment counts, and the total:
+    two statements whatever the page size."""
+    conditions: list[ColumnElement[bool]] = []
+    visibility = visible_to(*viewer)
+    if visibility is not None:
+        conditions.append(visibility)
+    if search:
+        conditions.append(
+            or_(
+                col(Post.title).icontains(search, autoescape=True),
+                col(Post.content).icontains(search, autoescape=True),
+            )
+        )
+    if status:
+        conditions.append(col(Post.status) == status)
+    if author_id:
+        conditions.append(col(Post.author_id) == author_id)
+    column = SORT_COLUMNS[sort_by]
+    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
+    query = (
+        select(Post, User.name, comment_count())
+        .join(User, col(User.id) == Post.author_id)
+        .where(*conditions)
+        .order_by(direction(column), direction(col(Post.id)))
+        .offset(offset)
+        .limit(limit)
+    )
+    count = select(func.count()).select_from(Post).where(*conditions)
+    rows = session.exec(query).all()
+    return [public(post, name, n) for post, name, n in rows], session.exec(count).one()
+
+
+def get(session: Session, post_id: uuid.UUID) -> Post:
+    post = session.get(Post, post_id)
+    if post is None:
+        raise errors.not_found("Post", post_id)
+    return post
+
+
+def get_visible(
+    session: Session, post_id: uuid.UUID, viewer: tuple[uuid.UUID | None, str | None]
+) -> Post:
+    """The post, or a 404 for one the viewer may not see (its existence is not leaked)."""
+    post = get(session, post_id)
+    if not can_see(post, *viewer):
+        raise errors.not_found("Post", post_id)
+    return post
+
+
+def get_visible_comment(
+    session: Session, comment_id: uuid.UUID, viewer: tuple[uuid.UUID | None, str | None]
+) -> Comment:
+    """The comment, or a 404 when it is on a post the viewer may not see."""
+    comment = session.get(Comment, comment_id)
+    if comment is None or not can_see(get(session, comment.post_id), *viewer):
+        raise errors.not_found("Comment", comment_id)
+    return comment
+
+
+def read(session: Session, post: Post) -> dict[str, Any]:
+    """One post in the contract's shape, author and count in one statement."""
+    name, comments = session.exec(
+        select(User.name, comment_count())
+        .select_from(Post)
+        .join(User, col(User.id) == Post.author_id)
+        .where(Post.id == post.id)
+    ).one()
+    return public(post, name, comments)
+
+
+WRITABLE = ("title", "content", "status")
+
+
+def create(session: Session, author_id: uuid.UUID, fields: dict[str, Any]) -> Post:
+    now = utc_now()
+    post = Post(
+        author_id=author_id,
+        title=fields["title"],
+        content=fields["content"],
+        status=fields.get("status", "draft"),
+        created_at=now,
+        updated_at=now,
+    )
+    if post.status == "published":
+        post.published_at = now
+    session.add(post)
+    session.flush()
+    return post
+
+
+def update(session: Session, post: Post, fields: dict[str, Any]) -> Post:
+    values = {key: value for key, value in fields.items() if key in WRITABLE}
+    if not values:
+        return post
+    now = utc_now()
+    if values.get("status", post.status) != post.status:
+        post.published_at = now if values["status"] == "published" else None
+    for name, value in values.items():
+        setattr(post, name, value)
+    post.updated_at = now
+    session.add(post)
+    session.flush()
+    return post
+
+
+def delete(session: Session, post: Post) -> None:
+    """The post and its comments, in the caller's transaction."""
+    session.execute(sa.delete(Comment).where(col(Comment.post_id) == post.id))
+    session.delete(post)
+    session.flush()
+
+
+def ids_by_author(session: Session, author_id: uuid.UUID) -> Sequence[uuid.UUID]:
+    return session.exec(select(Post.id).where(Post.author_id == author_id)).all()
