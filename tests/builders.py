@@ -67,3 +67,21 @@ def error_of(response: Any) -> dict[str, Any]:
     assert set(body) == {"error"}, body
     assert set(body["error"]) <= {"code", "message", "details"}
     return body["error"]
+
+
+def create_post(client: TestClient, author: Account, **overrides: Any) -> dict[str, Any]:
+    n = next(_sequence)
+    payload = {"title": f"Post {n:04d}", "content": f"Content of post {n}.", **overrides}
+    response = client.post("/api/posts", json=payload, headers=author.headers)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def create_comment(
+    client: TestClient, author: Account, post_id: str, body: str = "A comment."
+) -> dict[str, Any]:
+    response = client.post(
+        f"/api/posts/{post_id}/comments", json={"body": body}, headers=author.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["data"]

@@ -49,3 +49,11 @@ def empty_tables(url: str) -> None:
         for table in TABLES:
             connection.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
+
+
+def count_rows(url: str, table: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+    engine.dispose()
+    return count
