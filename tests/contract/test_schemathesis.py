@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from service.cli import ensure_admin
 from tests.contract import stats
 
-EXAMPLES_PER_OPERATION = 50
+EXAMPLES_PER_OPERATION = 30
 ADMIN_EMAIL = "fuzz-admin@example.com"
 ADMIN_PASSWORD = "fuzz admin password"
 

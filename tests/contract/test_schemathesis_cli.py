@@ -14,7 +14,7 @@ def test_cli_finds_no_issue_in_any_phase(database_url, client):
     """On each backend; `client` empties the tables before and after."""
     for kind, result in zip(
         ("anonymous", "admin"),
-        run_contract(max_examples=30, database_url=database_url),
+        run_contract(max_examples=25, database_url=database_url),
         strict=True,
     ):
         output = result.stdout + result.stderr
