@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from connexion import request
+
 from models import token as tokens
 from models import user as users
 from models.db import session_scope
@@ -14,9 +16,10 @@ CURRENT = "/api/tokens/current"
 
 
 def create_token(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    record_failure = auth.guard_credentials(request)
     with session_scope() as session:
         user = users.find_by_email(session, body["email"])
-        issued = auth.log_in(session, user, body["password"])
+        issued = auth.log_in(session, user, body["password"], record_failure)
     return {"data": issued}, 201, {"Location": CURRENT}
 
 

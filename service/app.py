@@ -1,7 +1,8 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
-Outside in: request id -> Connexion (errors, routing, security, validation) -> Flask
-handler -> database. Nothing happens at import time; servers use `create_app` as a
+Outside in: request id -> security headers -> CORS -> body limit -> Connexion (errors,
+routing, authentication, validation) -> Flask (rate limit, authorization) -> handler ->
+database. Nothing happens at import time; servers use `create_app` as a
 factory (`uvicorn --factory service.app:create_app`).
 """
 
@@ -17,10 +18,14 @@ from connexion.options import SwaggerUIOptions
 from models import db
 from service import auth
 from service.authorization import Authorization
+from service.body_limit import BodyLimitMiddleware
+from service.cors import AllowlistCORSMiddleware
 from service.errors import register_error_handlers
+from service.limits import RateLimits
 from service.logging import configure_logging
 from service.request_id import RequestIdMiddleware, stamp_flask_response
 from service.routing_guard import refuse_unrouted_requests
+from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings
 from service.spec import SPEC_DIR, SPEC_FILE, Contract
 from service.validation import VALIDATOR_MAP_WITH_DETAILS
@@ -33,8 +38,9 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     settings = settings or Settings.from_env()
     configure_logging()
     db.configure(settings.database_url)
-    auth.configure(settings)
     contract = Contract.load()
+    limits = RateLimits(contract, settings)
+    auth.configure(settings, guard=limits.guard_credentials)
 
     app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR, jsonifier=COMPACT_JSON)
     app.add_api(
@@ -46,8 +52,22 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs"),
     )
     register_error_handlers(app, contract.allowed_methods)
-    app.add_middleware(RequestIdMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    # Outermost first: each is inserted just outside Connexion's exception layer, so
+    # their answers (preflights, 413s) carry the request id and security headers too.
+    edge = MiddlewarePosition.BEFORE_EXCEPTION
+    app.add_middleware(RequestIdMiddleware, position=edge)
+    app.add_middleware(SecurityHeadersMiddleware, position=edge)
+    app.add_middleware(
+        AllowlistCORSMiddleware,
+        position=edge,
+        origins=settings.cors_origins,
+        methods_for=contract.allowed_methods,
+    )
+    app.add_middleware(BodyLimitMiddleware, position=edge, max_bytes=settings.max_body_bytes)
+
+    # Inside Flask, in this order: routed? -> rate limit -> allowed? -> handler.
     app.app.before_request(refuse_unrouted_requests)
+    limits.init_app(app.app)
     app.app.before_request(Authorization(contract).check)
     app.app.after_request(stamp_flask_response)
     app.app.config["SETTINGS"] = settings

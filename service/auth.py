@@ -9,12 +9,14 @@ that declares the scheme.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from connexion import context
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from models import token as tokens
 from models.db import session_scope
@@ -24,14 +26,30 @@ from service import passwords
 from service.errors import ApiError, ErrorCode
 from service.settings import Settings
 
+# (peer address, X-Forwarded-For) -> records a failed credential; may raise a 429 first.
+CredentialGuard = Callable[[str | None, str | None], Callable[[], None]]
+
+
+def _no_guard(_peer: str | None, _forwarded: str | None) -> Callable[[], None]:
+    return lambda: None
+
+
 _token_ttl_seconds = Settings().token_ttl_seconds
+_guard: CredentialGuard = _no_guard
 
 
-def configure(settings: Settings) -> None:
-    """Called by `create_app`: token lifetime and password hashing cost."""
-    global _token_ttl_seconds
+def configure(settings: Settings, guard: CredentialGuard = _no_guard) -> None:
+    """Called by `create_app`: token lifetime, password hashing cost, failure counting."""
+    global _token_ttl_seconds, _guard
     _token_ttl_seconds = settings.token_ttl_seconds
+    _guard = guard
     passwords.configure(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+
+
+def guard_credentials(request: Request) -> Callable[[], None]:
+    """429 if this client failed too often; else what to call when its credentials fail."""
+    peer = request.client.host if request.client else None
+    return _guard(peer, request.headers.get("x-forwarded-for"))
 
 
 @dataclass(frozen=True)
@@ -41,18 +59,24 @@ class Caller:
     token_id: uuid.UUID
 
 
-def _lookup(plain: str) -> dict[str, Any]:
-    with session_scope() as session:
-        token, user = tokens.authenticate(session, plain)
-        return {"sub": str(user.id), "role": user.role, "token_id": str(token.id)}
+def _lookup(plain: str, record_failure: Callable[[], None]) -> dict[str, Any]:
+    try:
+        with session_scope() as session:
+            token, user = tokens.authenticate(session, plain)
+            return {"sub": str(user.id), "role": user.role, "token_id": str(token.id)}
+    except ApiError:
+        record_failure()
+        raise
 
 
-async def token_info(token: str) -> dict[str, Any]:
+async def token_info(token: str, request: Request) -> dict[str, Any]:
     """Connexion's bearer hook: the caller's claims, or a 401 `ApiError` saying why not.
 
+    A refused token counts as a failed credential of the client (see service.limits).
     The database is queried in a worker thread so the event loop keeps serving.
     """
-    return await run_in_threadpool(_lookup, token)
+    record_failure = guard_credentials(request)
+    return await run_in_threadpool(_lookup, token, record_failure)
 
 
 Viewer = tuple[uuid.UUID | None, str | None]
@@ -79,12 +103,15 @@ def current_caller() -> Caller | None:
 WRONG_CREDENTIALS = "Email or password is wrong"
 
 
-def log_in(session: Session, user: User | None, password: str) -> dict[str, str]:
+def log_in(
+    session: Session, user: User | None, password: str, record_failure: Callable[[], None]
+) -> dict[str, str]:
     """A new token for the right password; the same 401 for a wrong email or password.
 
     With no user, a dummy hash is verified, so both failures take about the same time.
     """
     if not passwords.verify_password(user.password_hash if user else None, password):
+        record_failure()
         raise ApiError(ErrorCode.UNAUTHORIZED, WRONG_CREDENTIALS)
     assert user is not None and user.password_hash is not None
     if passwords.needs_rehash(user.password_hash):

@@ -18,6 +18,7 @@ from connexion import FlaskApp
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 logger = logging.getLogger(__name__)
 
@@ -126,15 +127,25 @@ def internal_error() -> ApiError:
     return ApiError(ErrorCode.INTERNAL_ERROR, "An unexpected error occurred")
 
 
+def body_of(error: ApiError) -> str:
+    """The only function that turns an error into the envelope's bytes."""
+    return json.dumps(error.envelope(), separators=(",", ":"))
+
+
 def render(error: ApiError) -> ConnexionResponse:
-    """The only function that turns an error into an HTTP response."""
+    """The error as a Connexion response, for Connexion's error handlers."""
     return ConnexionResponse(
         status_code=error.status,
         mimetype=JSON,
         content_type=JSON,
-        body=json.dumps(error.envelope(), separators=(",", ":")),
+        body=body_of(error),
         headers=error.headers,
     )
+
+
+def render_asgi(error: ApiError) -> Response:
+    """The error as a Starlette response, for the ASGI layers outside Connexion."""
+    return Response(body_of(error), error.status, error.headers, media_type=JSON)
 
 
 def from_status(status: int, message: str, headers: Mapping[str, str] | None = None) -> ApiError:

@@ -57,6 +57,7 @@ class Settings:
     environment: str = "development"
     database_url: str = DEFAULT_DATABASE_URL
     ratelimit_storage_uri: str = "memory://"
+    ratelimit_enabled: bool = True
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     trusted_proxy_hops: int = 0
     max_body_bytes: int = 1_048_576
@@ -78,6 +79,7 @@ class Settings:
             environment=environment,
             database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+            ratelimit_enabled=_boolean(env, "RATELIMIT_ENABLED", default=True),
             cors_origins=_origins(env.get("CORS_ORIGINS", "")),
             trusted_proxy_hops=_integer(env, "TRUSTED_PROXY_HOPS", 0, minimum=0),
             max_body_bytes=_integer(env, "MAX_BODY_BYTES", 1_048_576, minimum=1),

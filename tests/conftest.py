@@ -37,7 +37,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(environment="test", database_url=database_url, **FAST_HASHING)
+    return Settings(
+        environment="test", database_url=database_url, ratelimit_enabled=False, **FAST_HASHING
+    )
 
 
 @pytest.fixture(scope="session")

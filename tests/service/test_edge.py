@@ -1,0 +1,79 @@
+"""Body limits and the headers every response carries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from models import db
+from service.app import create_app
+from service.settings import Settings
+from tests.builders import account, error_of, user_payload
+
+LIMIT = 1024
+
+
+@pytest.fixture
+def small_client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(
+        Settings(
+            environment="test",
+            database_url=settings.database_url,
+            max_body_bytes=LIMIT,
+            ratelimit_enabled=False,
+            password_hash_time_cost=1,
+            password_hash_memory_kib=1024,
+        )
+    )
+    yield app.test_client()
+    db.configure(settings.database_url)
+
+
+def test_a_declared_large_body_is_refused_before_reading(small_client, client):
+    response = small_client.post(
+        "/api/users", json=user_payload(name="x" * 60, password="p" * 100) | {"pad": "y" * LIMIT}
+    )
+    assert response.status_code == 413
+    assert error_of(response) == {
+        "code": "PAYLOAD_TOO_LARGE",
+        "message": f"The request body is over {LIMIT} bytes",
+    }
+    assert response.headers["x-request-id"]
+
+
+def test_a_chunked_body_without_length_is_counted(small_client, client):
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(20):
+            yield b"y" * 100
+        yield b'"}'
+
+    response = small_client.post(
+        "/api/users", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+def test_a_small_chunked_body_is_read_and_validated(small_client, client):
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "Chunky", "email": "chunk@example.com",'
+        yield b' "password": "chunky password"}'
+
+    response = small_client.post(
+        "/api/users", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["email"] == "chunk@example.com"
+
+
+def test_every_response_says_nosniff(client):
+    for response in (client.get("/api/health"), client.get("/api/nothing")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_authenticated_responses_are_not_cached(client):
+    me = account(client)
+    assert client.get("/api/me", headers=me.headers).headers["cache-control"] == "no-store"
+    assert "cache-control" not in client.get("/api/health").headers
