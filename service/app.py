@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import connexion
+import yaml
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
@@ -19,6 +20,7 @@ from models import db
 from service import auth
 from service.authorization import Authorization
 from service.body_limit import BodyLimitMiddleware
+from service.contract_files import ContractFilesMiddleware
 from service.cors import AllowlistCORSMiddleware
 from service.errors import register_error_handlers
 from service.limits import RateLimits
@@ -27,24 +29,27 @@ from service.request_id import RequestIdMiddleware, stamp_flask_response
 from service.routing_guard import refuse_unrouted_requests
 from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings
-from service.spec import SPEC_DIR, SPEC_FILE, Contract
+from service.spec import SPEC_DIR, Contract
 from service.validation import VALIDATOR_MAP_WITH_DETAILS
 
 # Connexion indents JSON by default; compact bodies are ~40 % smaller.
 COMPACT_JSON = Jsonifier(json, separators=(",", ":"))
 
 
-def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
+def create_app(
+    settings: Settings | None = None, contract: Contract | None = None
+) -> connexion.FlaskApp:
+    """The service; `contract` defaults to openapi/openapi.yaml (tests pass variants)."""
     settings = settings or Settings.from_env()
     configure_logging()
     db.configure(settings.database_url)
-    contract = Contract.load()
+    contract = contract or Contract.load()
     limits = RateLimits(contract, settings)
     auth.configure(settings, guard=limits.guard_credentials)
 
     app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR, jsonifier=COMPACT_JSON)
     app.add_api(
-        SPEC_FILE,
+        contract.document,
         strict_validation=True,
         validate_responses=settings.validate_responses,
         pythonic_params=True,
@@ -57,6 +62,12 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     edge = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RequestIdMiddleware, position=edge)
     app.add_middleware(SecurityHeadersMiddleware, position=edge)
+    app.add_middleware(
+        ContractFilesMiddleware,
+        position=edge,
+        contract=contract,
+        yaml_text=contract.text or yaml.safe_dump(contract.document, sort_keys=False),
+    )
     app.add_middleware(
         AllowlistCORSMiddleware,
         position=edge,

@@ -18,11 +18,12 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 @dataclass(frozen=True)
 class Contract:
     document: dict[str, Any]
+    text: str = ""
 
     @classmethod
     def load(cls, path: Path = SPEC_DIR / SPEC_FILE) -> Contract:
-        with path.open(encoding="utf-8") as handle:
-            return cls(yaml.safe_load(handle))
+        text = path.read_text(encoding="utf-8")
+        return cls(yaml.safe_load(text), text)
 
     @property
     def base_path(self) -> str:

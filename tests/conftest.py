@@ -98,3 +98,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if stats.cases:
         counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(stats.cases.items()))
         terminalreporter.write_line(f"schemathesis cases sent ({counts}), failures fail the run")
+    for note in stats.notes:
+        terminalreporter.write_line(note)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -38,9 +39,10 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before answering")
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered, if only to refuse (a rate limit, say)
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout} s")

@@ -5,3 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 cases: Counter[str] = Counter()
+
+# Other figures worth a line at the end of the run.
+notes: list[str] = []

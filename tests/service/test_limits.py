@@ -1,0 +1,147 @@
+"""Rate limits: the contract's numbers, enforced per user or address, with honest headers."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from limits import parse
+from starlette.testclient import TestClient
+
+from models import db
+from service.app import create_app
+from service.settings import Settings
+from service.spec import Contract
+from tests.builders import PASSWORD, account, create_user, error_of
+
+CONTRACT = Contract.load()
+DEFAULT = parse(CONTRACT.document["x-rate-limit-default"])
+AUTH_FAILURES = parse(CONTRACT.document["x-rate-limit-auth-failures"])
+TOKEN_LIMIT = parse(CONTRACT.operations["create_token"]["x-rate-limit"])
+
+
+@pytest.fixture
+def limited(settings: Settings) -> Iterator[Callable[..., TestClient]]:
+    """Clients of apps with rate limits on, each app with fresh in-memory counts."""
+
+    def make(contract: Contract = CONTRACT, **overrides) -> TestClient:
+        app = create_app(
+            Settings(
+                environment="test",
+                database_url=settings.database_url,
+                password_hash_time_cost=1,
+                password_hash_memory_kib=1024,
+                **overrides,
+            ),
+            contract,
+        )
+        return app.test_client()
+
+    yield make
+    db.configure(settings.database_url)
+
+
+def test_the_declared_limit_is_the_enforced_one(client, limited):
+    api = limited()
+    create_user(client, email="limit@example.com")
+    credentials = {"email": "limit@example.com", "password": PASSWORD}
+    remaining = []
+    for _ in range(TOKEN_LIMIT.amount):
+        response = api.post("/api/tokens", json=credentials)
+        assert response.status_code == 201
+        assert response.headers["x-ratelimit-limit"] == str(TOKEN_LIMIT.amount)
+        remaining.append(int(response.headers["x-ratelimit-remaining"]))
+        assert int(response.headers["x-ratelimit-reset"]) > time.time()
+    assert remaining == list(range(TOKEN_LIMIT.amount - 1, -1, -1))
+    refused = api.post("/api/tokens", json=credentials)
+    assert refused.status_code == 429
+    assert error_of(refused)["code"] == "RATE_LIMITED"
+    assert str(TOKEN_LIMIT.amount) in error_of(refused)["message"]
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    assert refused.headers["x-request-id"]
+
+
+def test_the_document_default_applies_to_other_operations(client, limited):
+    response = limited().get("/api/health")
+    assert response.headers["x-ratelimit-limit"] == str(DEFAULT.amount)
+
+
+def test_each_user_has_their_own_bucket(client, limited):
+    api = limited()
+    first, second = account(client), account(client)
+    for _ in range(3):
+        api.get("/api/me", headers=first.headers)
+    mine = api.get("/api/me", headers=first.headers).headers["x-ratelimit-remaining"]
+    theirs = api.get("/api/me", headers=second.headers).headers["x-ratelimit-remaining"]
+    assert int(mine) == DEFAULT.amount - 4
+    assert int(theirs) == DEFAULT.amount - 1
+
+
+def test_a_spoofed_forwarded_for_does_not_pick_a_new_bucket(client, limited):
+    api = limited()
+    seen = [
+        int(
+            api.get("/api/health", headers={"X-Forwarded-For": f"10.0.0.{n}"}).headers[
+                "x-ratelimit-remaining"
+            ]
+        )
+        for n in range(3)
+    ]
+    assert seen == [DEFAULT.amount - 1, DEFAULT.amount - 2, DEFAULT.amount - 3]
+
+
+def test_a_trusted_proxys_forwarded_for_does(client, limited):
+    api = limited(trusted_proxy_hops=1)
+    seen = {
+        api.get("/api/health", headers={"X-Forwarded-For": f"10.0.0.{n}"}).headers[
+            "x-ratelimit-remaining"
+        ]
+        for n in range(3)
+    }
+    assert seen == {str(DEFAULT.amount - 1)}
+
+
+def test_the_window_resets(client, limited):
+    contract = Contract(copy.deepcopy(CONTRACT.document), CONTRACT.text)
+    health = contract.document["paths"]["/health"]["get"]
+    health["x-rate-limit"] = "2/second"
+    api = limited(contract)
+    statuses = [api.get("/api/health").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    time.sleep(1.1)
+    assert api.get("/api/health").status_code == 200
+
+
+def test_wrong_passwords_from_one_address_end_in_429(client, limited):
+    api = limited()
+    create_user(client, email="victim@example.com")
+    guess = {"email": "victim@example.com", "password": "not the password"}
+    statuses = [api.post("/api/tokens", json=guess).status_code for _ in range(10)]
+    assert statuses[: AUTH_FAILURES.amount] == [401] * AUTH_FAILURES.amount
+    assert statuses[AUTH_FAILURES.amount :] == [429] * (10 - AUTH_FAILURES.amount)
+    # the right password is refused too, unchecked, until the window ends
+    right = api.post("/api/tokens", json={**guess, "password": PASSWORD})
+    assert right.status_code == 429
+    assert int(right.headers["retry-after"]) >= 1
+
+
+def test_bad_tokens_count_as_failed_credentials(client, limited):
+    api = limited()
+    bad = {"Authorization": "Bearer " + "x" * 43}
+    statuses = [
+        api.get("/api/me", headers=bad).status_code for _ in range(AUTH_FAILURES.amount + 1)
+    ]
+    assert statuses == [401] * AUTH_FAILURES.amount + [429]
+    assert error_of(api.get("/api/me", headers=bad))["code"] == "RATE_LIMITED"
+
+
+def test_storage_down_means_serving_without_limits(client, limited, caplog):
+    api = limited(ratelimit_storage_uri="redis://127.0.0.1:1/0")
+    responses = [api.get("/api/health") for _ in range(3)]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert "x-ratelimit-limit" not in responses[0].headers
+    bad = {"Authorization": "Bearer " + "x" * 43}
+    assert api.get("/api/me", headers=bad).status_code == 401
