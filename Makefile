@@ -14,7 +14,7 @@ $(PY):
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,7 +27,7 @@ run: migrate  ## serve on $(HOST):$(PORT) for development
 
 serve: migrate  ## serve the production way: gunicorn with uvicorn workers
 	APP_ENV=$${APP_ENV:-production} $(BIN)/gunicorn "service.app:create_app()" \
-		--worker-class uvicorn_worker.UvicornWorker --workers $(WORKERS) --bind $(HOST):$(PORT)
+		--worker-class service.worker.Worker --workers $(WORKERS) --bind $(HOST):$(PORT)
 
 admin: migrate  ## make admin EMAIL=you@example.com PASSWORD='at least 8 chars' [NAME=…]
 	@test -n "$(EMAIL)" -a -n "$(PASSWORD)" || { echo "usage: make admin EMAIL=… PASSWORD=…"; exit 2; }
@@ -49,6 +49,11 @@ test: lint  ## lint, then every test (SQLite; PostgreSQL/Redis too when DATABASE
 
 contract: $(STAMP)  ## Schemathesis CLI against a live server it starts and stops
 	$(PY) -m tests.contract.live
+
+bench: $(STAMP)  ## throughput and latency against Flask and FastAPI baselines (needs wrk)
+	@command -v wrk >/dev/null || { echo "bench: installing Debian's wrk with apt-get"; \
+		apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .hypothesis

@@ -12,6 +12,7 @@ import json
 
 import connexion
 import yaml
+from a2wsgi import WSGIMiddleware
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
@@ -82,4 +83,15 @@ def create_app(
     app.app.before_request(Authorization(contract).check)
     app.app.after_request(stamp_flask_response)
     app.app.config["SETTINGS"] = settings
+    _size_wsgi_pool(app, settings.wsgi_threads)
     return app
+
+
+def _size_wsgi_pool(app: connexion.FlaskApp, threads: int) -> None:
+    """Each request crosses from the event loop to a thread running Flask and back.
+
+    Connexion hands that to a2wsgi with a pool of 10 threads and offers no option for its
+    size; a worker is CPU-bound, so more threads than it can keep busy only add hand-off
+    and contention (see bench/README.md for the figures). The pool is replaced once, here.
+    """
+    app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=threads)

@@ -87,11 +87,19 @@ class AuthFailures:
             self.log.exception("Rate-limit storage failed")
 
 
+def scaled(declared: str, scale: int) -> str:
+    """`declared` ("10/minute") with its amount multiplied by `scale` (RATELIMIT_SCALE)."""
+    item = parse(declared)
+    return f"{item.amount * scale}/{item.multiples} {item.GRANULARITY.name}"
+
+
 class RateLimits:
     def __init__(self, contract: Contract, settings: Settings) -> None:
         default = contract.document["x-rate-limit-default"]
         self.per_operation = {
-            f"{op['x-openapi-router-controller']}.{operation_id}": op.get("x-rate-limit", default)
+            f"{op['x-openapi-router-controller']}.{operation_id}": scaled(
+                op.get("x-rate-limit", default), settings.ratelimit_scale
+            )
             for operation_id, op in contract.operations.items()
         }
         self.trusted_hops = settings.trusted_proxy_hops
@@ -110,7 +118,9 @@ class RateLimits:
         )
         self.auth_failures = AuthFailures(
             storage_from_string(settings.ratelimit_storage_uri),
-            parse(contract.document["x-rate-limit-auth-failures"]),
+            parse(
+                scaled(contract.document["x-rate-limit-auth-failures"], settings.ratelimit_scale)
+            ),
         )
 
     def init_app(self, app: flask.Flask) -> None:

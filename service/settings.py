@@ -58,12 +58,16 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     ratelimit_storage_uri: str = "memory://"
     ratelimit_enabled: bool = True
+    # Multiplies every declared limit: for load tests and staging, never above 1 by default.
+    ratelimit_scale: int = 1
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     trusted_proxy_hops: int = 0
     max_body_bytes: int = 1_048_576
     validate_responses: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
+    # Threads that run Flask in each worker (a2wsgi's pool); see service/app.py.
+    wsgi_threads: int = 10
     token_ttl_seconds: int = 7 * 24 * 3600
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     password_hash_time_cost: int = 3
@@ -80,6 +84,7 @@ class Settings:
             database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
             ratelimit_enabled=_boolean(env, "RATELIMIT_ENABLED", default=True),
+            ratelimit_scale=_integer(env, "RATELIMIT_SCALE", 1, minimum=1),
             cors_origins=_origins(env.get("CORS_ORIGINS", "")),
             trusted_proxy_hops=_integer(env, "TRUSTED_PROXY_HOPS", 0, minimum=0),
             max_body_bytes=_integer(env, "MAX_BODY_BYTES", 1_048_576, minimum=1),
@@ -88,6 +93,7 @@ class Settings:
             ),
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_integer(env, "PORT", 8000, minimum=1),
+            wsgi_threads=_integer(env, "WSGI_THREADS", 10, minimum=1),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),

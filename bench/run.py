@@ -1,0 +1,296 @@
+"""`make bench`: this service against a bare Flask and a FastAPI baseline, side by side.
+
+Each system is started in turn on 127.0.0.1 with BENCH_WORKERS processes and a fresh copy
+of one seeded SQLite file; wrk loads it (64 connections, a warm-up, then BENCH_DURATION
+seconds per scenario), with keep-alive and with `Connection: close`. The pairs alternate
+BENCH_REPEAT times and the medians are reported, with each system's peak memory.
+Results also go to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.seed import PASSWORD, seed
+from tests.servers import free_port, wait_until_up
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+WARMUP = 2
+CONNECTIONS = 64
+ORIGIN = "http://bench.example.com"
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    app: str
+    worker: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+SYSTEMS = [
+    System(
+        "service",
+        "service.app:create_app()",
+        "service.worker.Worker",
+        {
+            "APP_ENV": "production",  # response validation off
+            "CORS_ORIGINS": ORIGIN,
+            "RATELIMIT_SCALE": "1000000",  # every limit on, none reached
+            "PASSWORD_HASH_TIME_COST": "1",
+            "PASSWORD_HASH_MEMORY_KIB": "1024",
+        },
+    ),
+    System("flask", "bench.baselines.flask_app:app", "sync"),
+    System("fastapi", "bench.baselines.fastapi_app:app", "service.worker.Worker"),
+]
+
+SCENARIOS = {
+    "list": ("/api/users?page=1&limit=20", None),
+    "get": ("/api/users/{id}", None),
+    "create": ("/api/users", "post_user.lua"),
+    "error": ("/api/users", "post_invalid.lua"),
+}
+MODES = {"keep-alive": [], "close": ["-H", "Connection: close"]}
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("bench: wrk is missing; installing Debian's package 'wrk' with apt-get", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def to_ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = to_ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))  # type: ignore[union-attr]
+    p99 = to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(errors.group(1)) if errors else 0}
+
+
+class PeakRss:
+    """Peak resident memory of a process and its children, sampled from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kib = 0
+        self.running = True
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def tree(self) -> list[int]:
+        pids = [self.pid]
+        for pid in pids:
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            pids += [int(child) for child in children]
+        return pids
+
+    def sample(self) -> None:
+        while self.running:
+            total = 0
+            for pid in self.tree():
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                match = re.search(r"VmRSS:\s+(\d+)", status)
+                total += int(match.group(1)) if match else 0
+            self.peak_kib = max(self.peak_kib, total)
+            time.sleep(0.2)
+
+    def stop(self) -> float:
+        self.running = False
+        self.thread.join()
+        return self.peak_kib / 1024
+
+
+def post_json(url: str, body: dict) -> dict:
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return json.load(reply)
+
+
+def run_system(system: System, seeded: Path, user_id: str, wrk: str) -> dict:
+    """Start `system` on a copy of the seeded database, load every scenario, stop it."""
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "bench.db"
+        shutil.copy(seeded, database)
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", **system.env}
+        command = [
+            str(BIN / "gunicorn"),
+            system.app,
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            system.worker,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ]
+        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        base = f"http://127.0.0.1:{port}"
+        rss = PeakRss(server.pid)
+        try:
+            wait_until_up(f"{base}/api/users/{user_id}", server)
+            token = ""
+            if system.name == "service":
+                credentials = {"email": "bench0000@example.com", "password": PASSWORD}
+                token = post_json(f"{base}/api/tokens", credentials)["data"]["token"]
+            bodies = {
+                "list": get_body(f"{base}{SCENARIOS['list'][0]}", token),
+                "get": get_body(f"{base}/api/users/{user_id}", token),
+            }
+            results: dict[str, dict[str, dict[str, float]]] = {}
+            for mode, mode_args in MODES.items():
+                for scenario, (path, script) in SCENARIOS.items():
+                    url = base + path.format(id=user_id)
+                    args = [
+                        "-t2",
+                        f"-c{CONNECTIONS}",
+                        "--latency",
+                        "-H",
+                        f"Authorization: Bearer {token}",
+                        "-H",
+                        f"Origin: {ORIGIN}",
+                        *mode_args,
+                    ]
+                    if script:
+                        args += ["-s", str(ROOT / "bench" / script)]
+                    subprocess.run(
+                        [wrk, *args, f"-d{WARMUP}s", url], capture_output=True, check=True
+                    )
+                    done = subprocess.run(
+                        [wrk, *args, f"-d{DURATION}s", url],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    results.setdefault(mode, {})[scenario] = parse_wrk(done.stdout)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            peak = rss.stop()
+        return {"results": results, "rss_mib": peak, "bodies": bodies}
+
+
+def get_body(url: str, token: str) -> bytes:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return reply.read()
+
+
+def median_table(runs: dict[str, list[dict]]) -> dict:
+    table: dict = {}
+    for system, reps in runs.items():
+        for mode in MODES:
+            for scenario in SCENARIOS:
+                for metric in ("rps", "p50", "p99", "non2xx"):
+                    values = [rep["results"][mode][scenario][metric] for rep in reps]
+                    table.setdefault(mode, {}).setdefault(scenario, {}).setdefault(system, {})[
+                        metric
+                    ] = statistics.median(values)
+    return table
+
+
+def render(table: dict, peaks: dict[str, float]) -> str:
+    lines = [
+        f"{'mode':<10} {'scenario':<7} | {'service':>17} | {'flask':>17} | {'fastapi':>17} |"
+        f" {'vs flask':>8} {'vs fastapi':>10}",
+        f"{'':<10} {'':<7} | {'req/s  p50  p99 ms':>17} | {'':>17} | {'':>17} |",
+    ]
+    for mode, scenarios in table.items():
+        for scenario, systems in scenarios.items():
+            cells = [
+                "{rps:>6.0f} {p50:>4.0f} {p99:>5.0f}".format(**systems[name])
+                for name in ("service", "flask", "fastapi")
+            ]
+            service = systems["service"]["rps"]
+            ratios = (service / systems["flask"]["rps"], service / systems["fastapi"]["rps"])
+            lines.append(
+                f"{mode:<10} {scenario:<7} | {cells[0]:>17} | {cells[1]:>17} | {cells[2]:>17} |"
+                f" {ratios[0]:>7.2f}x {ratios[1]:>9.2f}x"
+            )
+    lines.append(
+        "peak RSS (MiB, all workers): "
+        + ", ".join(f"{name} {peak:.0f}" for name, peak in peaks.items())
+    )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    wrk = ensure_wrk()
+    with tempfile.TemporaryDirectory() as folder:
+        seeded = Path(folder) / "seed.db"
+        user_id = seed(seeded)[500]
+        runs: dict[str, list[dict]] = {system.name: [] for system in SYSTEMS}
+        for rep in range(REPEAT):
+            for system in SYSTEMS:
+                print(f"bench: round {rep + 1}/{REPEAT}, {system.name}", flush=True)
+                runs[system.name].append(run_system(system, seeded, user_id, wrk))
+    same = {
+        scenario: len({runs[name][0]["bodies"][scenario] for name in runs}) == 1
+        for scenario in ("list", "get")
+    }
+    table = median_table(runs)
+    peaks = {name: max(rep["rss_mib"] for rep in reps) for name, reps in runs.items()}
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print()
+    print(
+        f"wrk -c{CONNECTIONS}, {DURATION} s per scenario after {WARMUP} s warm-up, "
+        f"{WORKERS} workers each, median of {REPEAT}; {machine}"
+    )
+    print(render(table, peaks))
+    print(f"identical bodies for the same query: {same}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(
+        json.dumps(
+            {
+                "machine": machine,
+                "workers": WORKERS,
+                "duration_s": DURATION,
+                "repeat": REPEAT,
+                "connections": CONNECTIONS,
+                "medians": table,
+                "peak_rss_mib": peaks,
+                "identical_bodies": same,
+            },
+            indent=2,
+        )
+    )
+    return 0 if all(same.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
