@@ -32,6 +32,10 @@ BIN = Path(sys.executable).parent
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+# Narrow a run while tuning, e.g. BENCH_SYSTEMS=service BENCH_SCENARIOS=list,get.
+ONLY_SYSTEMS = set(filter(None, os.environ.get("BENCH_SYSTEMS", "").split(",")))
+ONLY_SCENARIOS = set(filter(None, os.environ.get("BENCH_SCENARIOS", "").split(",")))
+ONLY_MODES = set(filter(None, os.environ.get("BENCH_MODES", "").split(",")))
 WARMUP = 2
 CONNECTIONS = 64
 ORIGIN = "http://bench.example.com"
@@ -69,6 +73,9 @@ SCENARIOS = {
     "error": ("/api/users", "post_invalid.lua"),
 }
 MODES = {"keep-alive": [], "close": ["-H", "Connection: close"]}
+SYSTEMS = [system for system in SYSTEMS if not ONLY_SYSTEMS or system.name in ONLY_SYSTEMS]
+SCENARIOS = {k: v for k, v in SCENARIOS.items() if not ONLY_SCENARIOS or k in ONLY_SCENARIOS}
+MODES = {k: v for k, v in MODES.items() if not ONLY_MODES or k in ONLY_MODES}
 
 
 def ensure_wrk() -> str:
@@ -233,10 +240,15 @@ def render(table: dict, peaks: dict[str, float]) -> str:
         for scenario, systems in scenarios.items():
             cells = [
                 "{rps:>6.0f} {p50:>4.0f} {p99:>5.0f}".format(**systems[name])
+                if name in systems
+                else "-"
                 for name in ("service", "flask", "fastapi")
             ]
-            service = systems["service"]["rps"]
-            ratios = (service / systems["flask"]["rps"], service / systems["fastapi"]["rps"])
+            service = systems.get("service", {}).get("rps", 0.0)
+            ratios = tuple(
+                service / systems[name]["rps"] if name in systems and service else 0.0
+                for name in ("flask", "fastapi")
+            )
             lines.append(
                 f"{mode:<10} {scenario:<7} | {cells[0]:>17} | {cells[1]:>17} | {cells[2]:>17} |"
                 f" {ratios[0]:>7.2f}x {ratios[1]:>9.2f}x"
@@ -262,6 +274,8 @@ def main() -> int:
         scenario: len({runs[name][0]["bodies"][scenario] for name in runs}) == 1
         for scenario in ("list", "get")
     }
+    if len(runs) < 2:
+        same = {}
     table = median_table(runs)
     peaks = {name: max(rep["rss_mib"] for rep in reps) for name, reps in runs.items()}
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -67,7 +67,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     # Threads that run Flask in each worker (a2wsgi's pool); see service/app.py.
-    wsgi_threads: int = 10
+    wsgi_threads: int = 2
     token_ttl_seconds: int = 7 * 24 * 3600
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     password_hash_time_cost: int = 3
@@ -93,7 +93,7 @@ class Settings:
             ),
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_integer(env, "PORT", 8000, minimum=1),
-            wsgi_threads=_integer(env, "WSGI_THREADS", 10, minimum=1),
+            wsgi_threads=_integer(env, "WSGI_THREADS", 2, minimum=1),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),
