@@ -175,7 +175,7 @@ def run_system(system: System, seeded: Path, user_id: str, wrk: str) -> dict:
                 credentials = {"email": "bench0000@example.com", "password": PASSWORD}
                 token = post_json(f"{base}/api/tokens", credentials)["data"]["token"]
             bodies = {
-                "list": get_body(f"{base}{SCENARIOS['list'][0]}", token),
+                "list": get_body(f"{base}/api/users?page=1&limit=20", token),
                 "get": get_body(f"{base}/api/users/{user_id}", token),
             }
             results: dict[str, dict[str, dict[str, float]]] = {}
@@ -194,15 +194,11 @@ def run_system(system: System, seeded: Path, user_id: str, wrk: str) -> dict:
                     ]
                     if script:
                         args += ["-s", str(ROOT / "bench" / script)]
-                    subprocess.run(
-                        [wrk, *args, f"-d{WARMUP}s", url], capture_output=True, check=True
-                    )
-                    done = subprocess.run(
-                        [wrk, *args, f"-d{DURATION}s", url],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                    )
+                    # A prefix per run (the script's argument) keeps every POST's email unique.
+                    warm = [wrk, *args, f"-d{WARMUP}s", url, "--", f"{mode}-warm-{time.time_ns()}"]
+                    subprocess.run(warm, capture_output=True, check=True)
+                    measured = [wrk, *args, f"-d{DURATION}s", url, "--", f"{mode}-{time.time_ns()}"]
+                    done = subprocess.run(measured, capture_output=True, text=True, check=True)
                     results.setdefault(mode, {})[scenario] = parse_wrk(done.stdout)
         finally:
             server.terminate()

@@ -82,7 +82,6 @@ def create_app(
     limits.init_app(app.app)
     app.app.before_request(Authorization(contract).check)
     app.app.after_request(stamp_flask_response)
-    app.app.config["SETTINGS"] = settings
     _size_wsgi_pool(app, settings.wsgi_threads)
     return app
 
