@@ -27,8 +27,6 @@ def _list(
 ) -> Response:
     request = PageRequest(page=page, limit=limit)
     with session_scope() as session:
-        if path != COLLECTION:
-            users.get(session, uuid.UUID(author_id or ""))
         items, total = posts.list_page(
             session,
             viewer=viewer(current_caller()),
@@ -68,6 +66,8 @@ def list_user_posts(
     status: str | None = None,
 ) -> Response:
     """404 for an unknown user; otherwise their posts the caller may see."""
+    with session_scope() as session:
+        users.get(session, uuid.UUID(id_))
     return _list(f"/api/users/{id_}/posts", page, limit, sort_by, order, search, status, id_)
 
 
