@@ -24,6 +24,7 @@ from service.body_limit import BodyLimitMiddleware
 from service.contract_files import ContractFilesMiddleware
 from service.cors import AllowlistCORSMiddleware
 from service.errors import register_error_handlers
+from service.inline_wsgi import InlineWSGIMiddleware
 from service.limits import RateLimits
 from service.logging import configure_logging
 from service.request_id import RequestIdMiddleware, stamp_flask_response
@@ -93,4 +94,7 @@ def _size_wsgi_pool(app: connexion.FlaskApp, threads: int) -> None:
     size; a worker is CPU-bound, so more threads than it can keep busy only add hand-off
     and contention (see bench/README.md for the figures). The pool is replaced once, here.
     """
-    app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=threads)
+    if threads == 0:
+        app._middleware_app.asgi_app = InlineWSGIMiddleware(app.app.wsgi_app)
+    else:
+        app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=threads)

@@ -66,7 +66,7 @@ class Settings:
     validate_responses: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
-    # Threads that run Flask in each worker (a2wsgi's pool); see service/app.py.
+    # Threads that run Flask in each worker (a2wsgi's pool); 0 runs it in the event loop.
     wsgi_threads: int = 2
     token_ttl_seconds: int = 7 * 24 * 3600
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
@@ -93,7 +93,7 @@ class Settings:
             ),
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_integer(env, "PORT", 8000, minimum=1),
-            wsgi_threads=_integer(env, "WSGI_THREADS", 2, minimum=1),
+            wsgi_threads=_integer(env, "WSGI_THREADS", 2, minimum=0),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),
