@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Text, Uuid, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.ordering import stable_order
 from models.timestamps import to_iso, utc_now
 from models.user import User
 from service import errors
@@ -63,12 +64,11 @@ def list_page(
     if search:
         conditions.append(col(Comment.body).icontains(search, autoescape=True))
     column = SORT_COLUMNS[sort_by]
-    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
     query = (
         select(Comment, User.name)
         .join(User, col(User.id) == Comment.author_id)
         .where(*conditions)
-        .order_by(direction(column), direction(col(Comment.id)))
+        .order_by(*stable_order(column, col(Comment.id), order))
         .offset(offset)
         .limit(limit)
     )

@@ -24,6 +24,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.comment import Comment
+from models.ordering import stable_order
 from models.timestamps import to_iso, utc_now
 from models.user import User
 from service import errors
@@ -134,12 +135,11 @@ def list_page(
     if author_id:
         conditions.append(col(Post.author_id) == author_id)
     column = SORT_COLUMNS[sort_by]
-    direction = (lambda c: c.asc()) if order == "asc" else (lambda c: c.desc())
     query = (
         select(Post, User.name, comment_count())
         .join(User, col(User.id) == Post.author_id)
         .where(*conditions)
-        .order_by(direction(column), direction(col(Post.id)))
+        .order_by(*stable_order(column, col(Post.id), order))
         .offset(offset)
         .limit(limit)
     )

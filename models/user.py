@@ -10,6 +10,7 @@ from sqlalchemy import CheckConstraint, Column, DateTime, String, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.ordering import stable_order
 from models.timestamps import to_iso, utc_now
 from service import errors
 from service.passwords import hash_password
@@ -94,9 +95,7 @@ def list_page(
             col(User.email).icontains(search, autoescape=True),
         )
     column = SORT_COLUMNS[sort_by]
-    ordering = [column.desc(), col(User.id).desc()]
-    if order == "asc":
-        ordering = [column.asc(), col(User.id).asc()]
+    ordering = stable_order(column, col(User.id), order)
     query = select(User).order_by(*ordering).offset(offset).limit(limit)
     count = select(func.count()).select_from(User)
     if condition is not None:
