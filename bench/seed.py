@@ -10,9 +10,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from argon2 import PasswordHasher
 from sqlalchemy import insert
 
+from bench.baselines.common import HASHER
 from models.comment import Comment
 from models.db import make_engine
 from models.post import Post
@@ -21,8 +21,6 @@ from models.user import User
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench password"
 USERS, POSTS, COMMENTS = 1000, 200, 1000
-# The same cheap Argon2 cost for the service and the baselines (see bench/README.md).
-HASHER = PasswordHasher(time_cost=1, memory_cost=1024)
 
 
 def seed(path: Path) -> list[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import connexion
 import httpx
@@ -11,16 +13,15 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from models import db
 from models.db import make_engine
 from service.app import create_app
 from service.cli import ensure_admin
 from service.settings import Settings
+from service.spec import Contract
 from tests.builders import PASSWORD, Account, log_in
 from tests.database import backends, empty_tables, migrate, postgres_url, reset_postgres
-
-# Cheap Argon2 for tests; the production cost is the settings' default.
-FAST_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024}
-FAST_HASHING_ENV = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024"}
+from tests.settings import settings_for
 
 
 @pytest.fixture(scope="session", params=backends())
@@ -37,9 +38,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(
-        environment="test", database_url=database_url, ratelimit_enabled=False, **FAST_HASHING
-    )
+    return settings_for(database_url)
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +80,24 @@ def client(
     for secret in [*_secrets_in_database(database_url), PASSWORD, "$argon2"]:
         assert secret not in seen, "a secret left the service"
     empty_tables(database_url)
+
+
+@pytest.fixture
+def app_with(settings: Settings) -> Iterator[Callable[..., TestClient]]:
+    """Clients of further apps with some settings changed (and maybe another contract).
+
+    `create_app` points the process's one engine at its database; the session's comes back
+    after the test.
+    """
+
+    def make(
+        contract: Contract | None = None, raise_server_exceptions: bool = True, **overrides: Any
+    ) -> TestClient:
+        app = create_app(replace(settings, **overrides), contract)
+        return app.test_client(raise_server_exceptions=raise_server_exceptions)
+
+    yield make
+    db.configure(settings.database_url)
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -51,9 +53,21 @@ def empty_tables(url: str) -> None:
     engine.dispose()
 
 
-def count_rows(url: str, table: str) -> int:
+def run_sql(url: str, statement: str, **params: Any) -> list[Any]:
+    """One statement, committed, on its own connection; the rows it returned."""
     engine = make_engine(url)
-    with engine.connect() as connection:
-        count = connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+    with engine.begin() as connection:
+        result = connection.execute(text(statement), params)
+        rows = list(result) if result.returns_rows else []
     engine.dispose()
-    return count
+    return rows
+
+
+def count_rows(url: str, table: str) -> int:
+    return run_sql(url, f"SELECT COUNT(*) FROM {table}")[0][0]
+
+
+def expire_all_tokens(url: str) -> None:
+    run_sql(
+        url, "UPDATE tokens SET expires_at = :past", past=datetime.now(UTC) - timedelta(seconds=1)
+    )

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
 
+from models.timestamps import to_iso
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/bench.db")
+# The same cheap Argon2 cost as the service under load (bench/run.py) and the seed data.
 HASHER = PasswordHasher(time_cost=1, memory_cost=1024)
 COLUMNS = "id, name, email, role, created_at, updated_at"
 
 
 def iso(value: Any) -> str:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """SQLite hands raw SQL its timestamps as text; format them as the service does."""
+    return to_iso(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
 
 
 def uuid_text(value: Any) -> str:

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.servers import free_port, running_server
+from tests.settings import FAST_HASHING_ENV
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -94,8 +95,7 @@ def test_the_allowed_origin_succeeds_and_another_is_blocked(page_servers, browse
     env = {
         "DATABASE_URL": f"sqlite:///{tmp_path}/browser.db",
         "CORS_ORIGINS": allowed,
-        "PASSWORD_HASH_TIME_COST": "1",
-        "PASSWORD_HASH_MEMORY_KIB": "1024",
+        **FAST_HASHING_ENV,
     }
     with running_server(env) as api:
         credentials = {"email": "browser@example.com", "password": "browser password"}

@@ -18,6 +18,7 @@ from pathlib import Path
 from models import db
 from service.cli import ensure_admin
 from tests.servers import BIN, running_server
+from tests.settings import FAST_HASHING_ENV
 
 ADMIN_EMAIL = "contract-admin@example.com"
 ADMIN_PASSWORD = "contract admin password"
@@ -71,8 +72,7 @@ def run_contract(
         url = database_url or f"sqlite:///{Path(folder) / 'contract.db'}"
         env = {
             "DATABASE_URL": url,
-            "PASSWORD_HASH_TIME_COST": "1",
-            "PASSWORD_HASH_MEMORY_KIB": "1024",
+            **FAST_HASHING_ENV,
             # Fuzzing sends thousands of requests from one address; limits have their own tests.
             "RATELIMIT_ENABLED": "false",
         }

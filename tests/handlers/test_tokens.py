@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
-
-from models.db import make_engine
 from tests.builders import PASSWORD, account, bearer, create_user, error_of, log_in
+from tests.database import expire_all_tokens, run_sql
 
 
 def test_the_whole_flow(client):
@@ -64,10 +62,7 @@ def test_credentials_are_validated(client):
 
 def test_a_user_without_a_password_cannot_log_in(client, database_url):
     create_user(client, email="nopass@example.com")
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE users SET password_hash = NULL"))
-    engine.dispose()
+    run_sql(database_url, "UPDATE users SET password_hash = NULL")
     response = client.post(
         "/api/tokens", json={"email": "nopass@example.com", "password": PASSWORD}
     )
@@ -76,13 +71,7 @@ def test_a_user_without_a_password_cannot_log_in(client, database_url):
 
 def test_an_expired_token_is_refused(client, database_url):
     me = account(client)
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(
-            text("UPDATE tokens SET expires_at = :past"),
-            {"past": datetime.now(UTC) - timedelta(seconds=1)},
-        )
-    engine.dispose()
+    expire_all_tokens(database_url)
     response = client.get("/api/me", headers=me.headers)
     assert response.status_code == 401
     assert error_of(response)["message"] == "The token has expired"
@@ -91,8 +80,5 @@ def test_an_expired_token_is_refused(client, database_url):
 def test_last_use_is_recorded(client, database_url):
     me = account(client)
     client.get("/api/me", headers=me.headers)
-    engine = make_engine(database_url)
-    with engine.connect() as connection:
-        used = connection.execute(text("SELECT last_used_at FROM tokens")).scalar_one()
-    engine.dispose()
+    [(used,)] = run_sql(database_url, "SELECT last_used_at FROM tokens")
     assert used is not None

@@ -7,15 +7,13 @@ as soon as it has a sample request below (the first test fails until it has one)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
-from models.db import make_engine
 from service.spec import HTTP_METHODS, Contract
 from tests.builders import Account, account, bearer, error_of, log_in
+from tests.database import expire_all_tokens
 
 CONTRACT = Contract.load()
 
@@ -96,14 +94,6 @@ def call(client, path: str, method: str, operation: dict, world: World, token: s
     url, _ = world.resolve(path)
     headers = bearer(token) if token is not None else {}
     return client.request(method.upper(), url, headers=headers, **SAMPLES[operation["operationId"]])
-
-
-def expire_all_tokens(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with engine.begin() as connection:
-        past = datetime.now(UTC) - timedelta(seconds=1)
-        connection.execute(text("UPDATE tokens SET expires_at = :past"), {"past": past})
-    engine.dispose()
 
 
 BAD_HEADERS = {

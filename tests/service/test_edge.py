@@ -7,28 +7,14 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from models import db
-from service.app import create_app
-from service.settings import Settings
 from tests.builders import account, error_of, user_payload
 
 LIMIT = 1024
 
 
 @pytest.fixture
-def small_client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(
-        Settings(
-            environment="test",
-            database_url=settings.database_url,
-            max_body_bytes=LIMIT,
-            ratelimit_enabled=False,
-            password_hash_time_cost=1,
-            password_hash_memory_kib=1024,
-        )
-    )
-    yield app.test_client()
-    db.configure(settings.database_url)
+def small_client(app_with) -> TestClient:
+    return app_with(max_body_bytes=LIMIT)
 
 
 def test_a_declared_large_body_is_refused_before_reading(small_client, client):

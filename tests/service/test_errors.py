@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
 
-from models import db
-from service.app import create_app
-from service.settings import Settings
 from tests.builders import error_of, user_payload
 
 
@@ -41,11 +37,9 @@ def test_wrong_method_lists_what_the_spec_allows(client, method, path, allow):
 
 
 @pytest.fixture
-def broken_client(tmp_path, settings: Settings) -> Iterator[TestClient]:
+def broken_client(tmp_path, app_with) -> TestClient:
     """The app on a database that has no tables: every query fails unexpectedly."""
-    app = create_app(Settings(environment="test", database_url=f"sqlite:///{tmp_path}/empty.db"))
-    yield app.test_client(raise_server_exceptions=False)
-    db.configure(settings.database_url)
+    return app_with(database_url=f"sqlite:///{tmp_path}/empty.db", raise_server_exceptions=False)
 
 
 def test_unexpected_error_is_logged_with_the_request_id_and_not_leaked(broken_client, caplog):

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from starlette.testclient import TestClient
 
-from models import db
-from service.app import create_app
-from service.settings import Settings
 from tests.builders import error_of, user_payload
 
 
 @pytest.fixture
-def inline_client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(
-        Settings(
-            environment="test",
-            database_url=settings.database_url,
-            wsgi_threads=0,
-            ratelimit_enabled=False,
-            password_hash_time_cost=1,
-            password_hash_memory_kib=1024,
-        )
-    )
-    yield app.test_client(raise_server_exceptions=False)
-    db.configure(settings.database_url)
+def inline_client(app_with) -> TestClient:
+    return app_with(wsgi_threads=0, raise_server_exceptions=False)
 
 
 def test_requests_bodies_errors_and_headers_go_through(inline_client, client):

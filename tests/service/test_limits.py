@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from limits import parse
 from starlette.testclient import TestClient
 
-from models import db
-from service.app import create_app
-from service.settings import Settings
 from service.spec import Contract
 from tests.builders import PASSWORD, account, create_user, error_of
 
@@ -23,24 +20,13 @@ TOKEN_LIMIT = parse(CONTRACT.operations["create_token"]["x-rate-limit"])
 
 
 @pytest.fixture
-def limited(settings: Settings) -> Iterator[Callable[..., TestClient]]:
+def limited(app_with) -> Callable[..., TestClient]:
     """Clients of apps with rate limits on, each app with fresh in-memory counts."""
 
     def make(contract: Contract = CONTRACT, **overrides) -> TestClient:
-        app = create_app(
-            Settings(
-                environment="test",
-                database_url=settings.database_url,
-                password_hash_time_cost=1,
-                password_hash_memory_kib=1024,
-                **overrides,
-            ),
-            contract,
-        )
-        return app.test_client()
+        return app_with(contract, ratelimit_enabled=True, **overrides)
 
-    yield make
-    db.configure(settings.database_url)
+    return make
 
 
 def test_the_declared_limit_is_the_enforced_one(client, limited):
