@@ -58,7 +58,6 @@ class AllowlistCORSMiddleware(CORSMiddleware):
             max_age=MAX_AGE_SECONDS,
         )
         self.methods_for = methods_for
-        self.path = ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
