@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from models.db import session_scope
+from models.db import read_scope
 from service.errors import ApiError, ErrorCode
 
 
 def get_health() -> tuple[dict[str, Any], int]:
     try:
-        with session_scope() as session:
-            session.execute(text("SELECT 1"))
+        with read_scope() as connection:
+            connection.exec_driver_sql("SELECT 1")
     except SQLAlchemyError:
         raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "The database does not answer") from None
     return {"data": {"status": "ok", "database": "ok"}}, 200

@@ -7,7 +7,7 @@ from typing import Any
 
 from models import user as users
 from models import user_removal
-from models.db import session_scope
+from models.db import read_scope, session_scope
 from service.pagination import PageRequest, paginated
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -18,16 +18,15 @@ def list_users(
     page: int, limit: int, sort_by: str, order: str, search: str | None = None
 ) -> Response:
     request = PageRequest(page=page, limit=limit)
-    with session_scope() as session:
-        rows, total = users.list_page(
-            session,
+    with read_scope() as connection:
+        items, total = users.list_page(
+            connection,
             offset=request.offset,
             limit=limit,
             sort_by=sort_by,
             order=order,
             search=search,
         )
-        items = [row.public() for row in rows]
     query = {"search": search, "sortBy": sort_by, "order": order}
     return paginated(items, total, request, COLLECTION, query)
 
@@ -39,8 +38,8 @@ def create_user(body: dict[str, Any]) -> Response:
 
 
 def get_user(id_: str) -> Response:
-    with session_scope() as session:
-        return {"data": users.get(session, uuid.UUID(id_)).public()}, 200
+    with read_scope() as connection:
+        return {"data": users.read(connection, uuid.UUID(id_))}, 200
 
 
 def _change(id_: str, fields: dict[str, Any]) -> Response:

@@ -1,8 +1,9 @@
 """The database: one engine per process and one unit of work per request.
 
-`configure(url)` is called by `create_app` (never at import time); handlers open
-`session_scope()`, which commits when the block ends and rolls back on any error, so a
-request writes all of its rows or none.
+`configure(url)` is called by `create_app` (never at import time); handlers that write
+open `session_scope()`, which commits when the block ends and rolls back on any error, so
+a request writes all of its rows or none. Hot read paths open `read_scope()` instead: a
+plain connection, no ORM session or objects.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
@@ -87,3 +88,10 @@ def database() -> Database:
 def session_scope() -> Iterator[Session]:
     with database().session() as session:
         yield session
+
+
+@contextmanager
+def read_scope() -> Iterator[Connection]:
+    """A connection for Core queries; whatever it began is rolled back when it closes."""
+    with database().engine.connect() as connection:
+        yield connection

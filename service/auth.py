@@ -18,7 +18,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 
 from models import token as tokens
-from models.db import session_scope
+from models.db import read_scope
 from models.timestamps import to_iso
 from models.user import User
 from service import passwords
@@ -68,8 +68,8 @@ def token_info(token: str, request: Request) -> dict[str, Any]:
     """
     record_failure = guard_credentials(request)
     try:
-        with session_scope() as session:
-            bearer = tokens.authenticate(session, token)
+        with read_scope() as connection:
+            bearer = tokens.authenticate(connection, token)
     except ApiError:
         record_failure()
         raise
