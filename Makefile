@@ -23,7 +23,8 @@ migrate: $(STAMP)  ## create or upgrade the schema of DATABASE_URL (SQLite file 
 	$(BIN)/alembic upgrade head
 
 run: migrate  ## serve on $(HOST):$(PORT) for development
-	$(BIN)/uvicorn --factory service.app:create_app --host $(HOST) --port $(PORT) --no-server-header
+	$(BIN)/uvicorn --factory service.app:create_app --host $(HOST) --port $(PORT) --no-server-header \
+		--loop asyncio --http httptools
 
 serve: migrate  ## serve the production way: gunicorn with uvicorn workers
 	APP_ENV=$${APP_ENV:-production} $(BIN)/gunicorn "service.app:create_app()" \

@@ -63,7 +63,8 @@ SYSTEMS = [
         },
     ),
     System("flask", "bench.baselines.flask_app:app", "sync"),
-    System("fastapi", "bench.baselines.fastapi_app:app", "service.worker.Worker"),
+    # FastAPI as its users run it: the stock uvicorn worker, uvloop included.
+    System("fastapi", "bench.baselines.fastapi_app:app", "uvicorn_worker.UvicornWorker"),
 ]
 
 SCENARIOS = {

@@ -16,6 +16,7 @@ from a2wsgi import WSGIMiddleware
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
+from starlette.types import ASGIApp
 
 from models import db
 from service import auth
@@ -24,7 +25,6 @@ from service.body_limit import BodyLimitMiddleware
 from service.contract_files import ContractFilesMiddleware
 from service.cors import AllowlistCORSMiddleware
 from service.errors import register_error_handlers
-from service.inline_wsgi import InlineWSGIMiddleware
 from service.limits import RateLimits
 from service.logging import configure_logging
 from service.request_id import RequestIdMiddleware, stamp_flask_response
@@ -33,6 +33,7 @@ from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings
 from service.spec import SPEC_DIR, Contract
 from service.validation import VALIDATOR_MAP_WITH_DETAILS
+from service.wsgi_bridge import InlineWSGIMiddleware, ReadsInlineMiddleware
 
 # Connexion indents JSON by default; compact bodies are ~40 % smaller.
 COMPACT_JSON = Jsonifier(json, separators=(",", ":"))
@@ -83,18 +84,21 @@ def create_app(
     limits.init_app(app.app)
     app.app.before_request(Authorization(contract).check)
     app.app.after_request(stamp_flask_response)
-    _size_wsgi_pool(app, settings.wsgi_threads)
+    _bridge_to_flask(app, settings)
     return app
 
 
-def _size_wsgi_pool(app: connexion.FlaskApp, threads: int) -> None:
-    """Each request crosses from the event loop to a thread running Flask and back.
+def _bridge_to_flask(app: connexion.FlaskApp, settings: Settings) -> None:
+    """Replace Connexion's bridge to Flask (a2wsgi, 10 threads, no option to change it).
 
-    Connexion hands that to a2wsgi with a pool of 10 threads and offers no option for its
-    size; a worker is CPU-bound, so more threads than it can keep busy only add hand-off
-    and contention (see bench/README.md for the figures). The pool is replaced once, here.
+    Reads run in the event loop, writes in a pool of `WSGI_THREADS`: see
+    service/wsgi_bridge.py for why, bench/README.md for the figures.
     """
-    if threads == 0:
-        app._middleware_app.asgi_app = InlineWSGIMiddleware(app.app.wsgi_app)
+    wsgi = app.app.wsgi_app
+    inline = InlineWSGIMiddleware(wsgi)
+    if settings.wsgi_threads == 0:
+        bridge: ASGIApp = inline
     else:
-        app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=threads)
+        pooled = WSGIMiddleware(wsgi, workers=settings.wsgi_threads)
+        bridge = ReadsInlineMiddleware(inline, pooled) if settings.inline_reads else pooled
+    app._middleware_app.asgi_app = bridge

@@ -66,8 +66,10 @@ class Settings:
     validate_responses: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
-    # Threads that run Flask in each worker (a2wsgi's pool); 0 runs it in the event loop.
+    # Threads that run Flask for writes in each worker (a2wsgi's pool); 0: none, every
+    # request runs in the event loop. Reads run in the event loop unless inline_reads is off.
     wsgi_threads: int = 2
+    inline_reads: bool = True
     token_ttl_seconds: int = 7 * 24 * 3600
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     password_hash_time_cost: int = 3
@@ -94,6 +96,7 @@ class Settings:
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_integer(env, "PORT", 8000, minimum=1),
             wsgi_threads=_integer(env, "WSGI_THREADS", 2, minimum=0),
+            inline_reads=_boolean(env, "INLINE_READS", default=True),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),

@@ -50,18 +50,20 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
 
 @contextmanager
 def running_server(env: Mapping[str, str], port: int | None = None) -> Iterator[str]:
-    """uvicorn serving `create_app` with `env` on a free port; yields its base URL."""
+    """The service as `make serve` runs it (gunicorn, the production worker class), with
+    one worker and `env`, on a free port; yields its base URL."""
     port = port or free_port()
     full_env = {**os.environ, "APP_ENV": "test", **env}
     migrate(full_env)
     command = [
-        str(BIN / "uvicorn"),
-        "--factory",
-        "service.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+        str(BIN / "gunicorn"),
+        "service.app:create_app()",
+        "--worker-class",
+        "service.worker.Worker",
+        "--workers",
+        "1",
+        "--bind",
+        f"127.0.0.1:{port}",
         "--log-level",
         "warning",
     ]

@@ -1,13 +1,15 @@
-"""Run Flask in the event loop's own thread: no hand-off per request.
+"""How a request crosses from the event loop to Flask: in the loop's thread, or in a pool.
 
 a2wsgi, which Connexion uses, runs Flask in a thread pool and passes every response
 message back to the event loop through a future; on a CPU-bound worker those hand-offs
-are a large share of each request (bench/README.md). With `WSGI_THREADS=0` this adapter
-is used instead: the body is read whole (the body limit layer has already bounded it),
-Flask runs to completion, and the response is sent.
+cost more than the handler and its query (bench/README.md: +40 % on reads without them).
 
-The price: while Flask runs - database queries included - the worker serves nothing
-else. That suits a fast local database; with a distant one, keep a thread pool.
+Reads (GET, HEAD, OPTIONS) are a few indexed queries that never wait for a lock: SQLite
+in WAL mode and PostgreSQL both let readers pass writers. They run in the loop's thread
+(`InlineWSGIMiddleware`). Writes may hash a password (tens of milliseconds of Argon2)
+or wait for SQLite's write lock, which must not stop the worker serving everyone else,
+so they keep the thread pool (`ReadsInlineMiddleware`). `INLINE_READS=false` sends every
+request to the pool; `WSGI_THREADS=0` runs every request in the loop.
 """
 
 from __future__ import annotations
@@ -16,10 +18,27 @@ import io
 from typing import Any
 
 from a2wsgi.wsgi import build_environ
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ReadsInlineMiddleware:
+    """Safe methods to `inline`, every other request to `pooled`."""
+
+    def __init__(self, inline: ASGIApp, pooled: ASGIApp) -> None:
+        self.inline = inline
+        self.pooled = pooled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self.inline if scope.get("method") in SAFE_METHODS else self.pooled
+        await app(scope, receive, send)
 
 
 class InlineWSGIMiddleware:
+    """Flask run to completion in the event loop's thread: the body is read whole (the
+    body limit layer has already bounded it), then the response is sent."""
+
     def __init__(self, app: Any) -> None:
         self.app = app
 

@@ -1,0 +1,58 @@
+"""How requests reach Flask: reads in the event loop, writes in a2wsgi's pool (named
+WSGI_n), and everything in the loop with WSGI_THREADS=0; all must behave the same."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.builders import account, error_of, user_payload
+
+
+@pytest.fixture
+def inline_client(app_with) -> TestClient:
+    return app_with(wsgi_threads=0, raise_server_exceptions=False)
+
+
+def test_requests_bodies_errors_and_headers_go_through(inline_client, client):
+    created = inline_client.post("/api/users", json=user_payload(name="Inline User"))
+    assert created.status_code == 201
+    assert created.headers["location"].startswith("/api/users/")
+    assert created.headers["x-request-id"]
+    assert created.json()["data"]["name"] == "Inline User"
+    invalid = inline_client.post("/api/users", json={"name": 1})
+    assert error_of(invalid)["code"] == "VALIDATION_ERROR"
+    unrouted = inline_client.get("/api/users/a%0Ab")
+    assert unrouted.status_code == 404
+    assert inline_client.get("/api/health").json() == {"data": {"status": "ok", "database": "ok"}}
+
+
+def flask_threads(client: TestClient) -> list[str]:
+    """The name of the thread each request of `client` ran Flask in, in order."""
+    names: list[str] = []
+    client.app.app.before_request(lambda: names.append(threading.current_thread().name))
+    return names
+
+
+@pytest.mark.parametrize(
+    ("overrides", "read_in_pool", "write_in_pool"),
+    [
+        ({}, False, True),
+        ({"inline_reads": False}, True, True),
+        ({"wsgi_threads": 0}, False, False),
+    ],
+    ids=["default", "inline-reads-off", "no-threads"],
+)
+def test_reads_run_in_the_event_loop_and_writes_in_the_pool(
+    app_with, overrides, read_in_pool, write_in_pool
+):
+    api = app_with(**overrides)
+    names = flask_threads(api)
+    someone = account(api)  # two writes: POST /api/users, POST /api/tokens
+    me = api.get("/api/me", headers=someone.headers)
+    assert me.json()["data"]["id"] == someone.user["id"]
+    assert api.get("/api/health").status_code == 200
+    assert len(names) == 4
+    assert [name.startswith("WSGI") for name in names] == [write_in_pool] * 2 + [read_in_pool] * 2
