@@ -17,5 +17,9 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def to_iso(moment: datetime) -> str:
-    """RFC 3339 with a `Z`."""
-    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 with microseconds and a `Z`: "2026-11-25T15:33:02.065152Z".
+
+    `isoformat` rather than `strftime`: it always writes four-digit years, and it is
+    faster (a page of users renders 40 of these).
+    """
+    return as_utc(moment).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
