@@ -27,6 +27,7 @@ from service.cors import AllowlistCORSMiddleware
 from service.errors import register_error_handlers
 from service.limits import RateLimits
 from service.logging import configure_logging
+from service.prepared_views import prepare_views_of
 from service.request_id import RequestIdMiddleware, stamp_flask_response
 from service.routing_guard import refuse_unrouted_requests
 from service.security_headers import SecurityHeadersMiddleware
@@ -51,6 +52,7 @@ def create_app(
     auth.configure(settings, guard=limits.guard_credentials)
 
     app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR, jsonifier=COMPACT_JSON)
+    prepare_views_of(app._middleware_app)
     app.add_api(
         contract.document,
         strict_validation=True,

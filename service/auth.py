@@ -8,6 +8,7 @@ that declares the scheme.
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,11 @@ def token_info(token: str, request: Request) -> dict[str, Any]:
         record_failure()
         raise
     return {"sub": str(bearer.user_id), "role": bearer.role, "token_id": str(bearer.token_id)}
+
+
+# Connexion inspects the hook's signature twice per request (which keywords it takes);
+# a signature stored on the function is returned as it is instead of being rebuilt.
+token_info.__signature__ = inspect.signature(token_info)  # type: ignore[attr-defined]
 
 
 Viewer = tuple[uuid.UUID | None, str | None]
