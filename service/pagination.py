@@ -25,10 +25,12 @@ def total_pages(total: int, limit: int) -> int:
 def link_header(path: str, query: Mapping[str, Any], request: PageRequest, total: int) -> str:
     """`first`, `prev`, `next` and `last` links that keep the list's other parameters."""
     last = max(total_pages(total, request.limit), 1)
-    kept = {key: value for key, value in query.items() if value is not None}
+    # The other parameters are encoded once; only the page number differs between links.
+    kept = urlencode({key: value for key, value in query.items() if value is not None})
+    prefix = f"{path}?{kept}&page=" if kept else f"{path}?page="
 
     def url(page: int) -> str:
-        return f"{path}?{urlencode({**kept, 'page': page, 'limit': request.limit})}"
+        return f"{prefix}{page}&limit={request.limit}"
 
     relations = [("first", 1)]
     if 1 < request.page <= last + 1:
