@@ -24,8 +24,12 @@ USERS, POSTS, COMMENTS = 1000, 200, 1000
 
 
 def seed(path: Path) -> list[str]:
-    """Create the database at `path`; return the user ids."""
-    url = f"sqlite:///{path}"
+    """Create the SQLite database at `path`; return the user ids."""
+    return seed_url(f"sqlite:///{path}")
+
+
+def seed_url(url: str) -> list[str]:
+    """Migrate the (empty) database at `url` and fill it; return the user ids."""
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["database_url"] = url
     config.attributes["configure_logging"] = False

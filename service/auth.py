@@ -8,6 +8,7 @@ that declares the scheme.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import uuid
 from collections.abc import Callable
@@ -36,13 +37,16 @@ def _no_guard(_peer: str | None, _forwarded: str | None) -> Callable[[], None]:
 
 _token_ttl_seconds = Settings().token_ttl_seconds
 _guard: CredentialGuard = _no_guard
+_lookup_in_loop = True
 
 
 def configure(settings: Settings, guard: CredentialGuard = _no_guard) -> None:
-    """Called by `create_app`: token lifetime, password hashing cost, failure counting."""
-    global _token_ttl_seconds, _guard
+    """Called by `create_app`: token lifetime, password hashing cost, failure counting,
+    where tokens are looked up."""
+    global _token_ttl_seconds, _guard, _lookup_in_loop
     _token_ttl_seconds = settings.token_ttl_seconds
     _guard = guard
+    _lookup_in_loop = settings.inline_reads
     passwords.configure(settings.password_hash_time_cost, settings.password_hash_memory_kib)
 
 
@@ -59,14 +63,7 @@ class Caller:
     token_id: uuid.UUID
 
 
-def token_info(token: str, request: Request) -> dict[str, Any]:
-    """Connexion's bearer hook: the caller's claims, or a 401 `ApiError` saying why not.
-
-    A refused token counts as a failed credential of the client (see service.limits).
-    It runs in the event loop, not a worker thread: the lookup is one indexed query, and
-    the hop to a thread and back cost more than the query (bench/README.md, +17 % on
-    lists); a database far enough away to make that wrong would show it in `make bench`.
-    """
+def _authenticate(token: str, request: Request) -> dict[str, Any]:
     record_failure = guard_credentials(request)
     try:
         with read_scope() as connection:
@@ -75,6 +72,20 @@ def token_info(token: str, request: Request) -> dict[str, Any]:
         record_failure()
         raise
     return {"sub": str(bearer.user_id), "role": bearer.role, "token_id": str(bearer.token_id)}
+
+
+async def token_info(token: str, request: Request) -> dict[str, Any]:
+    """Connexion's bearer hook: the caller's claims, or a 401 `ApiError` saying why not.
+
+    A refused token counts as a failed credential of the client (see service.limits).
+    With `INLINE_READS` (the default) the lookup, one indexed query, runs in the event
+    loop like every read: the hop to a thread and back cost more than the query
+    (bench/README.md). Without it, it runs in a thread, for databases far enough away
+    that waiting for them in the loop would stall the worker.
+    """
+    if _lookup_in_loop:
+        return _authenticate(token, request)
+    return await asyncio.to_thread(_authenticate, token, request)
 
 
 # Connexion inspects the hook's signature twice per request (which keywords it takes);
