@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from models import db
 from models.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,3 +76,25 @@ def expire_all_tokens(url: str) -> None:
     run_sql(
         url, "UPDATE tokens SET expires_at = :past", past=datetime.now(UTC) - timedelta(seconds=1)
     )
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    thread: str
+
+
+@contextmanager
+def statements_run() -> Iterator[list[Statement]]:
+    """Every SQL statement the service's engine runs meanwhile, and the thread it ran in."""
+    statements: list[Statement] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        statements.append(Statement(sql, threading.current_thread().name))
+
+    engine = db.database().engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -3,28 +3,8 @@ SQL statements, counted on the real engine."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
-from models import db
 from tests.builders import account, create_comment, create_post
-
-
-@contextmanager
-def counted_statements() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    engine = db.database().engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.database import statements_run
 
 
 def test_a_page_of_50_posts_is_two_statements(client):
@@ -33,7 +13,7 @@ def test_a_page_of_50_posts_is_two_statements(client):
         post = create_post(client, authors[n % 5], status="published")
         if n % 10 == 0:
             create_comment(client, authors[0], post["id"])
-    with counted_statements() as statements:
+    with statements_run() as statements:
         response = client.get("/api/posts?limit=50")
     assert response.status_code == 200
     assert len(response.json()["data"]) == 50
@@ -48,7 +28,7 @@ def test_a_users_page_of_posts_does_not_grow_with_the_page(client):
     author = account(client)
     for _ in range(50):
         create_post(client, author, status="published")
-    with counted_statements() as statements:
+    with statements_run() as statements:
         response = client.get(f"/api/users/{author.id}/posts?limit=50", headers=author.headers)
     assert len(response.json()["data"]) == 50
     # the user's existence, the token, the page, the count

@@ -4,15 +4,12 @@ WSGI_n), and everything in the loop with WSGI_THREADS=0; all must behave the sam
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 from starlette.testclient import TestClient
 
-from models import db
 from tests.builders import account, error_of, user_payload
+from tests.database import statements_run
 
 
 @pytest.fixture
@@ -62,32 +59,16 @@ def test_reads_run_in_the_event_loop_and_writes_in_the_pool(
     assert [name.startswith("WSGI") for name in names] == [write_in_pool] * 2 + [read_in_pool] * 2
 
 
-@contextmanager
-def token_lookup_threads() -> Iterator[list[str]]:
-    """The name of the thread each token lookup of the current database ran in."""
-    names: list[str] = []
-
-    def record(_conn, _cursor, statement: str, *_args) -> None:
-        if "token_hash" in statement and statement.lstrip().upper().startswith("SELECT"):
-            names.append(threading.current_thread().name)
-
-    engine = db.database().engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield names
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 @pytest.mark.parametrize("inline_reads", [True, False], ids=["in-the-loop", "in-a-thread"])
 def test_the_token_lookup_runs_where_reads_run(app_with, inline_reads):
     api = app_with(inline_reads=inline_reads)
     flask_ran_in = flask_threads(api)
     someone = account(api)
-    with token_lookup_threads() as lookups:
+    with statements_run() as statements:
         assert api.get("/api/me", headers=someone.headers).status_code == 200
         bad = {"Authorization": "Bearer " + "x" * 43}
         assert error_of(api.get("/api/me", headers=bad))["code"] == "UNAUTHORIZED"
+    lookups = [s.thread for s in statements if s.sql.lstrip().startswith("SELECT tokens.id")]
     assert len(lookups) == 2
     read_ran_in = flask_ran_in[2]  # after POST /api/users and POST /api/tokens
     if inline_reads:  # the lookup and the read both ran in the request's event loop thread
