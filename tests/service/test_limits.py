@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 import pytest
 from limits import parse
+from limits.storage import storage_from_string
 from starlette.testclient import TestClient
 
+from service.limits import WindowEnds
 from service.spec import Contract
 from tests.builders import PASSWORD, account, create_user, error_of
 
@@ -131,3 +133,25 @@ def test_storage_down_means_serving_without_limits(client, limited, caplog):
     assert "x-ratelimit-limit" not in responses[0].headers
     bad = {"Authorization": "Bearer " + "x" * 43}
     assert api.get("/api/me", headers=bad).status_code == 401
+
+
+def test_window_ends_are_known_from_the_first_hit_and_asked_for_otherwise():
+    storage = storage_from_string("memory://")
+    ends = WindowEnds(storage)
+    before = time.time()
+    # This instance opened the window (its increment returned 1): no need to ask.
+    assert before + 60 <= ends.of("opened-here", count=1, expiry=60) <= time.time() + 60
+    # Another instance opened this one 30 s ago: the storage knows when it ends.
+    storage.incr("opened-elsewhere", expiry=30)
+    asked = ends.of("opened-elsewhere", count=2, expiry=60)
+    assert before + 30 <= asked <= time.time() + 30
+    # Remembered: a later count in the same window gets the same end.
+    assert ends.of("opened-elsewhere", count=3, expiry=60) == asked
+
+
+def test_window_ends_forget_ended_windows_when_full(monkeypatch):
+    ends = WindowEnds(storage_from_string("memory://"))
+    monkeypatch.setattr(WindowEnds, "MAX_KEYS", 3)
+    ends.ends = {"ended-1": time.time() - 1, "ended-2": time.time() - 1, "live": time.time() + 9}
+    ends.of("new", count=1, expiry=60)
+    assert set(ends.ends) == {"live", "new"}

@@ -24,39 +24,59 @@ SENT = LIMIT.amount + 40
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set")
 
 
-def status_of(url: str) -> int:
+def answer_of(url: str) -> tuple[int, int, int]:
+    """(status, X-RateLimit-Remaining, X-RateLimit-Reset) of a GET."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status
+            status, headers = response.status, response.headers
     except urllib.error.HTTPError as error:
-        return error.code
+        status, headers = error.code, error.headers
+    return status, int(headers["X-RateLimit-Remaining"]), int(headers["X-RateLimit-Reset"])
 
 
-def hammer(storage: str, database_url: str) -> tuple[int, int]:
-    """SENT requests, alternating between two instances; (accepted, refused)."""
+def hammer(storage: str, database_url: str) -> list[tuple[int, int, int]]:
+    """SENT requests, alternating between two instances; what each answered.
+
+    The servers' start-up probes use /api/health; the requests counted here go to
+    /api/posts, a bucket of its own that no earlier request touched.
+    """
     env = {"DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": storage}
     if storage.startswith("redis"):
         redis.Redis.from_url(storage).flushdb()  # no counts left from an earlier run
     with running_server(env) as first, running_server(env) as second:
-        if storage.startswith("redis"):
-            redis.Redis.from_url(storage).flushdb()  # forget the start-up health probes
-        statuses = [status_of(f"{(first, second)[n % 2]}/api/health") for n in range(SENT)]
-    return statuses.count(200), statuses.count(429)
+        return [answer_of(f"{(first, second)[n % 2]}/api/posts") for n in range(SENT)]
 
 
 def test_two_instances_enforce_one_combined_limit(database_url, client):
     assert REDIS_URL is not None
-    accepted, refused = hammer(REDIS_URL, database_url)
+    answers = hammer(REDIS_URL, database_url)
+    statuses = [status for status, _, _ in answers]
+    accepted, refused = statuses.count(200), statuses.count(429)
     stats.notes.append(
         f"two instances sharing Redis: sent {SENT}, accepted {accepted}, refused {refused} "
         f"(declared limit {LIMIT})"
     )
     assert (accepted, refused) == (LIMIT.amount, SENT - LIMIT.amount)
+    # Both instances count down one bucket and report the end of one window.
+    assert [remaining for _, remaining, _ in answers[: LIMIT.amount]] == list(
+        range(LIMIT.amount - 1, -1, -1)
+    )
+    resets = {reset for _, _, reset in answers}
+    assert max(resets) - min(resets) <= 1, resets
 
 
 def test_in_memory_each_instance_counts_alone(database_url, client):
-    accepted, refused = hammer("memory://", database_url)
+    answers = hammer("memory://", database_url)
+    statuses = [status for status, _, _ in answers]
+    accepted, refused = statuses.count(200), statuses.count(429)
     stats.notes.append(
         f"two instances in memory: sent {SENT}, accepted {accepted}, refused {refused}"
     )
     assert (accepted, refused) == (SENT, 0)
+    # Each instance counts its own half.
+    assert [remaining for _, remaining, _ in answers[:4]] == [
+        LIMIT.amount - 1,
+        LIMIT.amount - 1,
+        LIMIT.amount - 2,
+        LIMIT.amount - 2,
+    ]
