@@ -120,6 +120,8 @@ class WindowEnds:
             end = self.storage.get_expiry(key)
         if len(self.ends) >= self.MAX_KEYS:  # forget the windows that have ended
             self.ends = {known: ends for known, ends in self.ends.items() if ends > now}
+            if len(self.ends) >= self.MAX_KEYS:  # all live: forget them, they will be asked
+                self.ends = {}
         self.ends[key] = end
         return end
 

@@ -155,3 +155,7 @@ def test_window_ends_forget_ended_windows_when_full(monkeypatch):
     ends.ends = {"ended-1": time.time() - 1, "ended-2": time.time() - 1, "live": time.time() + 9}
     ends.of("new", count=1, expiry=60)
     assert set(ends.ends) == {"live", "new"}
+
+    ends.ends = {"live-1": time.time() + 9, "live-2": time.time() + 9, "live-3": time.time() + 9}
+    ends.of("newer", count=1, expiry=60)
+    assert set(ends.ends) == {"newer"}  # bounded even when every window is live
