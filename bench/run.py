@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.seed import PASSWORD, seed
-from tests.servers import free_port, wait_until_up
+from tests.servers import free_port, gunicorn_command, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
@@ -154,18 +153,7 @@ def run_system(system: System, seeded: Path, user_id: str, wrk: str) -> dict:
         shutil.copy(seeded, database)
         port = free_port()
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", **system.env}
-        command = [
-            str(BIN / "gunicorn"),
-            system.app,
-            "--workers",
-            str(WORKERS),
-            "--worker-class",
-            system.worker,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ]
+        command = gunicorn_command(system.app, system.worker, WORKERS, port)
         server = subprocess.Popen(command, cwd=ROOT, env=env)
         base = f"http://127.0.0.1:{port}"
         rss = PeakRss(server.pid)

@@ -182,9 +182,10 @@ class RateLimits:
         operation = context.operation.operation_id
         limit = self.per_operation[operation]
         key = limit.key_for(self.NAMESPACE, operation, self.key())
+        expiry = limit.get_expiry()
         try:
-            count = self.storage.incr(key, limit.get_expiry())
-            reset_at = self.window_ends.of(key, count, limit.get_expiry())
+            count = self.storage.incr(key, expiry)
+            reset_at = self.window_ends.of(key, count, expiry)
         except Exception:
             self.log.exception("Rate-limit storage failed")
             return
@@ -194,6 +195,7 @@ class RateLimits:
             error = rate_limited(
                 window.reset_at - int(time.time()), f"Rate limit of {limit} exceeded"
             )
+            # The error leaves Flask (Connexion renders it), so `stamp` never sees it.
             error.headers.update(window.headers())
             raise error
 

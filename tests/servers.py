@@ -48,6 +48,22 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
+def gunicorn_command(app: str, worker_class: str, workers: int, port: int) -> list[str]:
+    """gunicorn serving `app` on 127.0.0.1:`port`, quiet but for warnings."""
+    return [
+        str(BIN / "gunicorn"),
+        app,
+        "--worker-class",
+        worker_class,
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+    ]
+
+
 @contextmanager
 def running_server(env: Mapping[str, str], port: int | None = None) -> Iterator[str]:
     """The service as `make serve` runs it (gunicorn, the production worker class), with
@@ -55,18 +71,7 @@ def running_server(env: Mapping[str, str], port: int | None = None) -> Iterator[
     port = port or free_port()
     full_env = {**os.environ, "APP_ENV": "test", **env}
     migrate(full_env)
-    command = [
-        str(BIN / "gunicorn"),
-        "service.app:create_app()",
-        "--worker-class",
-        "service.worker.Worker",
-        "--workers",
-        "1",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-    ]
+    command = gunicorn_command("service.app:create_app()", "service.worker.Worker", 1, port)
     process = subprocess.Popen(command, cwd=ROOT, env=full_env)
     base = f"http://127.0.0.1:{port}"
     try:
