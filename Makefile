@@ -24,7 +24,7 @@ migrate: $(STAMP)  ## create or upgrade the schema of DATABASE_URL (SQLite file 
 
 run: migrate  ## serve on $(HOST):$(PORT) for development
 	$(BIN)/uvicorn --factory service.app:create_app --host $(HOST) --port $(PORT) --no-server-header \
-		--loop asyncio --http httptools
+		--no-proxy-headers --loop asyncio --http httptools
 
 serve: migrate  ## serve the production way: gunicorn with uvicorn workers
 	APP_ENV=$${APP_ENV:-production} $(BIN)/gunicorn "service.app:create_app()" \

@@ -1,9 +1,9 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
-Outside in: request id -> security headers -> CORS -> body limit -> Connexion (errors,
-routing, authentication, validation) -> Flask (rate limit, authorization) -> handler ->
-database. Nothing happens at import time; servers use `create_app` as a
-factory (`uvicorn --factory service.app:create_app`).
+Outside in: fresh context -> request id -> security headers -> contract documents ->
+CORS -> body limit -> Connexion (errors, routing, authentication, validation) -> routed?
+-> Flask (rate limit, authorization) -> handler -> database. Nothing happens at import
+time; servers use `create_app` as a factory (`uvicorn --factory service.app:create_app`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from service.body_limit import BodyLimitMiddleware
 from service.contract_files import ContractFilesMiddleware
 from service.cors import AllowlistCORSMiddleware
 from service.errors import register_error_handlers
+from service.fresh_context import FreshContextMiddleware
 from service.limits import RateLimits
 from service.logging import configure_logging
 from service.prepared_views import prepare_views_of
 from service.request_id import RequestIdMiddleware, stamp_flask_response
-from service.routing_guard import refuse_unrouted_requests
+from service.routing_guard import RoutedOnlyMiddleware, refuse_mismatched_view
 from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings
 from service.spec import SPEC_DIR, Contract
@@ -65,6 +66,7 @@ def create_app(
     # Outermost first: each is inserted just outside Connexion's exception layer, so
     # their answers (preflights, 413s) carry the request id and security headers too.
     edge = MiddlewarePosition.BEFORE_EXCEPTION
+    app.add_middleware(FreshContextMiddleware, position=edge)
     app.add_middleware(RequestIdMiddleware, position=edge)
     app.add_middleware(SecurityHeadersMiddleware, position=edge)
     app.add_middleware(
@@ -82,7 +84,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, position=edge, max_bytes=settings.max_body_bytes)
 
     # Inside Flask, in this order: routed? -> rate limit -> allowed? -> handler.
-    app.app.before_request(refuse_unrouted_requests)
+    app.app.before_request(refuse_mismatched_view)
     limits.init_app(app.app)
     app.app.before_request(Authorization(contract).check)
     app.app.after_request(stamp_flask_response)
@@ -103,4 +105,4 @@ def _bridge_to_flask(app: connexion.FlaskApp, settings: Settings) -> None:
     else:
         pooled = WSGIMiddleware(wsgi, workers=settings.wsgi_threads)
         bridge = ReadsInlineMiddleware(inline, pooled) if settings.inline_reads else pooled
-    app._middleware_app.asgi_app = bridge
+    app._middleware_app.asgi_app = RoutedOnlyMiddleware(bridge)

@@ -1,5 +1,6 @@
 """gunicorn's worker class for `make serve`: uvicorn with httptools and asyncio's own
-event loop, without a `Server` header (the server's name and version are not advertised).
+event loop, without a `Server` header (the server's name and version are not advertised)
+and without uvicorn's own reading of proxy headers.
 
 Why not uvloop: reads run in the event loop (service/wsgi_bridge.py), and when a busy
 uvloop loop runs callbacks that do real work it serves new requests before finishing
@@ -55,6 +56,10 @@ class Worker(UvicornWorker):
     CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
         **UvicornWorker.CONFIG_KWARGS,
         "server_header": False,
+        # TRUSTED_PROXY_HOPS alone decides what X-Forwarded-For is worth (see
+        # service/client_address.py); uvicorn would otherwise rewrite the client address
+        # from it for any peer in FORWARDED_ALLOW_IPS (127.0.0.1 by default).
+        "proxy_headers": False,
         "loop": "service.worker:fair_accept_loop",
         "http": "httptools",
     }

@@ -64,15 +64,57 @@ def gunicorn_command(app: str, worker_class: str, workers: int, port: int) -> li
     ]
 
 
+def uvicorn_command(port: int) -> list[str]:
+    """The service as `make run` serves it: one uvicorn process."""
+    return [
+        str(BIN / "uvicorn"),
+        "--factory",
+        "service.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-server-header",
+        "--no-proxy-headers",
+        "--loop",
+        "asyncio",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+    ]
+
+
 @contextmanager
-def running_server(env: Mapping[str, str], port: int | None = None) -> Iterator[str]:
-    """The service as `make serve` runs it (gunicorn, the production worker class), with
-    one worker and `env`, on a free port; yields its base URL."""
+def running_server(
+    env: Mapping[str, str],
+    port: int | None = None,
+    *,
+    how: str = "serve",
+    workers: int = 1,
+    access_log: Path | None = None,
+) -> Iterator[str]:
+    """The service on a free port with `env`, as `make serve` runs it (gunicorn, the
+    production worker class, `workers` of them) or, with `how="run"`, as `make run` does
+    (uvicorn); yields its base URL. With `access_log`, the server's own access log and
+    everything else it prints go to that file."""
     port = port or free_port()
     full_env = {**os.environ, "APP_ENV": "test", **env}
     migrate(full_env)
-    command = gunicorn_command("service.app:create_app()", "service.worker.Worker", 1, port)
-    process = subprocess.Popen(command, cwd=ROOT, env=full_env)
+    if how == "run":
+        command = uvicorn_command(port)
+        if access_log:
+            command += ["--log-level", "info"]
+    else:
+        command = gunicorn_command(
+            "service.app:create_app()", "service.worker.Worker", workers, port
+        )
+        if access_log:
+            command += ["--access-logfile", "-"]
+    output = open(access_log, "wb") if access_log else None  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=full_env, stdout=output, stderr=subprocess.STDOUT if output else None
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base}/api/health", process)
@@ -84,3 +126,5 @@ def running_server(env: Mapping[str, str], port: int | None = None) -> Iterator[
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if output:
+            output.close()
