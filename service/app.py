@@ -1,7 +1,8 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
 Outside in: fresh context -> request id -> security headers -> contract documents ->
-CORS -> body limit -> Connexion (errors, routing, authentication, validation) -> routed?
+CORS -> body limit -> Connexion (errors, routing, authentication, content type,
+validation) -> routed?
 -> Flask (rate limit, authorization) -> handler -> database. Nothing happens at import
 time; servers use `create_app` as a factory (`uvicorn --factory service.app:create_app`).
 """
@@ -22,6 +23,7 @@ from models import db
 from service import auth
 from service.authorization import Authorization
 from service.body_limit import BodyLimitMiddleware
+from service.content_type import ContentTypeMiddleware
 from service.contract_files import ContractFilesMiddleware
 from service.cors import AllowlistCORSMiddleware
 from service.errors import register_error_handlers
@@ -82,6 +84,9 @@ def create_app(
         methods_for=contract.allowed_methods,
     )
     app.add_middleware(BodyLimitMiddleware, position=edge, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        ContentTypeMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, contract=contract
+    )
 
     # Inside Flask, in this order: routed? -> rate limit -> allowed? -> handler.
     app.app.before_request(refuse_mismatched_view)

@@ -136,6 +136,15 @@ def _validator_for(schema: dict[str, Any]) -> Draft4Validator:
     return entry[1]
 
 
+class _NotJson(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    """`NaN`, `Infinity` and `-Infinity` are Python's extensions, not JSON (RFC 8259)."""
+    raise _NotJson(f"{name} is not a JSON value")
+
+
 class BodyValidator(JSONRequestBodyValidator):
     """JSON bodies: every error at once; bad UTF-8, bad JSON and lone surrogates are 400s."""
 
@@ -152,9 +161,12 @@ class BodyValidator(JSONRequestBodyValidator):
         except (UnicodeDecodeError, LookupError):
             raise errors.invalid_json(f"it is not valid {self._encoding}") from None
         try:
-            body = json.loads(text)
-        except json.JSONDecodeError as exc:
+            body = json.loads(text, parse_constant=_refuse_constant)
+        except (json.JSONDecodeError, _NotJson) as exc:
             raise errors.invalid_json(str(exc)) from None
+        except ValueError:
+            # Python refuses integers of more than 4,300 digits (CVE-2020-10735).
+            raise errors.invalid_json("it holds a number too long to read") from None
         except RecursionError:
             raise errors.invalid_json("it is nested too deeply") from None
         try:
