@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from models import token as tokens
 from models import user as users
 from models import user_removal
 from models.db import read_scope, session_scope
+from service.auth import current_caller, viewer
 from service.pagination import PageRequest, paginated
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -21,6 +23,7 @@ def list_users(
     with read_scope() as connection:
         items, total = users.list_page(
             connection,
+            viewer=viewer(current_caller()),
             offset=request.offset,
             limit=limit,
             sort_by=sort_by,
@@ -38,14 +41,23 @@ def create_user(body: dict[str, Any]) -> Response:
 
 
 def get_user(id_: str) -> Response:
+    """`email` only for the user themself and admins (`PublicUser` for the others)."""
     with read_scope() as connection:
-        return {"data": users.read(connection, uuid.UUID(id_))}, 200
+        return {"data": users.read(connection, uuid.UUID(id_), viewer(current_caller()))}, 200
 
 
 def _change(id_: str, fields: dict[str, Any]) -> Response:
+    """A new password or role ends the user's sessions, in the same transaction: every
+    token of theirs is revoked but the one this request came with, if it is theirs."""
+    caller = current_caller()
     with session_scope() as session:
         user = users.get(session, uuid.UUID(id_))
-        return {"data": users.update(session, user, fields).public()}, 200
+        role_before = user.role
+        changed = users.update(session, user, fields)
+        if "password" in fields or changed.role != role_before:
+            own_token = caller.token_id if caller and caller.id == changed.id else None
+            tokens.revoke_all(session, changed.id, keep=own_token)
+        return {"data": changed.public()}, 200
 
 
 def replace_user(id_: str, body: dict[str, Any]) -> Response:

@@ -108,6 +108,18 @@ def authenticate(connection: Connection, plain: str) -> Bearer:
     return Bearer(token_id, user_id, role)
 
 
+def revoke_all(session: Session, user_id: uuid.UUID, keep: uuid.UUID | None = None) -> int:
+    """Revoke every live token of `user_id` but `keep`; how many were revoked."""
+    query = (
+        update(Token)
+        .where(col(Token.user_id) == user_id, col(Token.revoked_at).is_(None))
+        .values(revoked_at=utc_now())
+    )
+    if keep is not None:
+        query = query.where(col(Token.id) != keep)
+    return session.connection().execute(query).rowcount
+
+
 def revoke(session: Session, token_id: uuid.UUID) -> None:
     token = session.get(Token, token_id)
     if token is not None and token.revoked_at is None:

@@ -55,7 +55,8 @@ class User(SQLModel, table=True):
 
 
 def public(user: User | Row[Any]) -> dict[str, Any]:
-    """The `User` schema of the contract, from a `User` or a row of `PUBLIC_COLUMNS`."""
+    """The `User` schema of the contract (with `email`), from a `User` or a row of
+    `PUBLIC_COLUMNS`: what the user themself and admins see."""
     return {
         "id": str(user.id),
         "name": user.name,
@@ -64,6 +65,23 @@ def public(user: User | Row[Any]) -> dict[str, Any]:
         "createdAt": to_iso(user.created_at),
         "updatedAt": to_iso(user.updated_at),
     }
+
+
+Viewer = tuple[uuid.UUID | None, str | None]
+
+
+def sees_email(viewer: Viewer, user_id: uuid.UUID) -> bool:
+    """Only the user themself and admins see an email address."""
+    viewer_id, viewer_role = viewer
+    return viewer_role == "admin" or viewer_id == user_id
+
+
+def seen_by(viewer: Viewer, user: User | Row[Any]) -> dict[str, Any]:
+    """`User` for the user themself and admins; `PublicUser` (no `email`) for others."""
+    shown = public(user)
+    if not sees_email(viewer, user.id):
+        del shown["email"]
+    return shown
 
 
 # Reads select these columns on a plain connection: an ORM session and its objects cost
@@ -107,19 +125,23 @@ def _keep_an_admin(session: Session, user: User) -> None:
 def list_page(
     connection: Connection,
     *,
+    viewer: Viewer,
     offset: int,
     limit: int,
     sort_by: str,
     order: str,
     search: str | None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page in a stable order (ties broken by id) and the total count."""
+    """One page in a stable order (ties broken by id) and the total count.
+
+    `search` matches names, and emails too for an admin: for anyone else, matching
+    emails would reveal them a substring at a time.
+    """
     condition = None
     if search:
-        condition = or_(
-            col(User.name).icontains(search, autoescape=True),
-            col(User.email).icontains(search, autoescape=True),
-        )
+        condition = col(User.name).icontains(search, autoescape=True)
+        if viewer[1] == "admin":
+            condition = or_(condition, col(User.email).icontains(search, autoescape=True))
     column = SORT_COLUMNS[sort_by]
     ordering = stable_order(column, col(User.id), order)
     query = core_select(*PUBLIC_COLUMNS).order_by(*ordering).offset(offset).limit(limit)
@@ -128,15 +150,15 @@ def list_page(
         query = query.where(condition)
         count = count.where(condition)
     rows = connection.execute(query).all()
-    return [public(row) for row in rows], connection.execute(count).scalar_one()
+    return [seen_by(viewer, row) for row in rows], connection.execute(count).scalar_one()
 
 
-def read(connection: Connection, user_id: uuid.UUID) -> dict[str, Any]:
-    """The public view of one user, or a 404."""
+def read(connection: Connection, user_id: uuid.UUID, viewer: Viewer) -> dict[str, Any]:
+    """One user as `viewer` may see them, or a 404."""
     row = connection.execute(_BY_ID, {"id": user_id}).first()
     if row is None:
         raise errors.not_found("User", user_id)
-    return public(row)
+    return seen_by(viewer, row)
 
 
 def get(session: Session, user_id: uuid.UUID) -> User:

@@ -6,7 +6,9 @@ Each operation may say, in vendor extensions read once from the contract:
 - `x-allow: [self, admin]`: a role in the list, or a relation to the resource in the
   path (`self`: the user in the path is the caller);
 - `x-field-roles: {role: [admin]}`: setting these body fields to anything but their
-  current value (on create: their default) needs one of these roles.
+  current value (on create: their default) needs one of these roles;
+- `x-param-roles: {cascade: [admin]}`: these query parameters, unless at their default;
+- `x-param-value-roles: {sortBy: {email: [admin]}}`: these values of query parameters.
 
 `Authorization.check` runs as a Flask `before_request` hook, after Connexion has
 authenticated the caller and validated the request, so no handler repeats these checks.
@@ -81,6 +83,7 @@ class Policy:
     field_defaults: Mapping[str, Any] = field(default_factory=dict)
     param_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
     param_defaults: Mapping[str, str] = field(default_factory=dict)
+    param_value_roles: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
 
     @property
     def is_open(self) -> bool:
@@ -89,6 +92,7 @@ class Policy:
             and self.allow is None
             and not self.field_roles
             and not self.param_roles
+            and not self.param_value_roles
         )
 
 
@@ -107,6 +111,14 @@ def _who(names: frozenset[str]) -> str:
             spoken.get(name, f"an {name}" if name[0] in "aeiou" else f"a {name}") for name in names
         )
     )
+
+
+def _require_param_role(
+    caller: Caller | None, roles: frozenset[str], name: str, given: str
+) -> None:
+    if caller is None or caller.role not in roles:
+        message = f"Only {_who(roles)} may use '{name}={given}'"
+        raise unauthorized(message) if caller is None else forbidden(message)
 
 
 class Authorization:
@@ -133,6 +145,10 @@ class Authorization:
                 param_defaults={
                     name: contract.query_default(operation_id, name)
                     for name in operation.get("x-param-roles", {})
+                },
+                param_value_roles={
+                    name: {value: frozenset(roles) for value, roles in values.items()}
+                    for name, values in operation.get("x-param-value-roles", {}).items()
                 },
             )
 
@@ -175,9 +191,11 @@ class Authorization:
             given = request.args.get(name)
             if given is None or given.lower() == policy.param_defaults[name]:
                 continue
-            if caller is None or caller.role not in roles:
-                message = f"Only {_who(roles)} may use '{name}={given}'"
-                raise unauthorized(message) if caller is None else forbidden(message)
+            _require_param_role(caller, roles, name, given)
+        for name, by_value in policy.param_value_roles.items():
+            given = request.args.get(name)
+            if given is not None and given in by_value:
+                _require_param_role(caller, by_value[given], name, given)
 
     @staticmethod
     def _check_fields(
