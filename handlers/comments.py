@@ -7,9 +7,9 @@ from typing import Any
 
 from models import comment as comments
 from models import post as posts
-from models.db import session_scope
-from service.auth import current_caller, viewer
+from service.access.authentication import current_viewer
 from service.pagination import PageRequest, paginated
+from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
 
@@ -18,8 +18,8 @@ def list_post_comments(
     id_: str, page: int, limit: int, sort_by: str, order: str, search: str | None = None
 ) -> Response:
     request = PageRequest(page=page, limit=limit)
-    with session_scope() as session:
-        post = posts.get_visible(session, uuid.UUID(id_), viewer(current_caller()))
+    with database().session() as session:
+        post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
         items, total = comments.list_page(
             session,
             post_id=post.id,
@@ -34,26 +34,26 @@ def list_post_comments(
 
 
 def create_post_comment(id_: str, body: dict[str, Any], user: str) -> Response:
-    with session_scope() as session:
-        post = posts.get_visible(session, uuid.UUID(id_), viewer(current_caller()))
+    with database().session() as session:
+        post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
         comment = comments.create(session, post.id, uuid.UUID(user), body["body"])
-        created = comments.read(session, comment)
+        created = comments.document_of(session, comment)
     return {"data": created}, 201, {"Location": f"/api/comments/{created['id']}"}
 
 
 def get_comment(id_: str) -> Response:
-    with session_scope() as session:
-        comment = posts.get_visible_comment(session, uuid.UUID(id_), viewer(current_caller()))
-        return {"data": comments.read(session, comment)}, 200
+    with database().session() as session:
+        comment = posts.get_visible_comment(session, uuid.UUID(id_), current_viewer())
+        return {"data": comments.document_of(session, comment)}, 200
 
 
 def update_comment(id_: str, body: dict[str, Any]) -> Response:
-    with session_scope() as session:
+    with database().session() as session:
         comment = comments.update(session, comments.get(session, uuid.UUID(id_)), body)
-        return {"data": comments.read(session, comment)}, 200
+        return {"data": comments.document_of(session, comment)}, 200
 
 
 def delete_comment(id_: str) -> Response:
-    with session_scope() as session:
+    with database().session() as session:
         comments.delete(session, comments.get(session, uuid.UUID(id_)))
     return None, 204

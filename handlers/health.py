@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from models.db import read_scope
 from service.errors import ApiError, ErrorCode
+from service.runtime import database
 
 
 def get_health() -> tuple[dict[str, Any], int]:
     try:
-        with read_scope() as connection:
+        with database().read() as connection:
             connection.exec_driver_sql("SELECT 1")
     except SQLAlchemyError:
         raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, "The database does not answer") from None

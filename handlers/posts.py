@@ -7,9 +7,9 @@ from typing import Any
 
 from models import post as posts
 from models import user as users
-from models.db import session_scope
-from service.auth import current_caller, viewer
+from service.access.authentication import current_viewer
 from service.pagination import PageRequest, paginated
+from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
 COLLECTION = "/api/posts"
@@ -26,10 +26,10 @@ def _list(
     author_id: str | None,
 ) -> Response:
     request = PageRequest(page=page, limit=limit)
-    with session_scope() as session:
+    with database().session() as session:
         items, total = posts.list_page(
             session,
-            viewer=viewer(current_caller()),
+            viewer=current_viewer(),
             offset=request.offset,
             limit=limit,
             sort_by=sort_by,
@@ -66,27 +66,27 @@ def list_user_posts(
     status: str | None = None,
 ) -> Response:
     """404 for an unknown user; otherwise their posts the caller may see."""
-    with session_scope() as session:
+    with database().session() as session:
         users.get(session, uuid.UUID(id_))
     return _list(f"/api/users/{id_}/posts", page, limit, sort_by, order, search, status, id_)
 
 
 def create_post(body: dict[str, Any], user: str) -> Response:
-    with session_scope() as session:
-        created = posts.read(session, posts.create(session, uuid.UUID(user), body))
+    with database().session() as session:
+        created = posts.document_of(session, posts.create(session, uuid.UUID(user), body))
     return {"data": created}, 201, {"Location": f"{COLLECTION}/{created['id']}"}
 
 
 def get_post(id_: str) -> Response:
-    with session_scope() as session:
-        post = posts.get_visible(session, uuid.UUID(id_), viewer(current_caller()))
-        return {"data": posts.read(session, post)}, 200
+    with database().session() as session:
+        post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
+        return {"data": posts.document_of(session, post)}, 200
 
 
 def _change(id_: str, fields: dict[str, Any]) -> Response:
-    with session_scope() as session:
+    with database().session() as session:
         post = posts.update(session, posts.get(session, uuid.UUID(id_)), fields)
-        return {"data": posts.read(session, post)}, 200
+        return {"data": posts.document_of(session, post)}, 200
 
 
 def replace_post(id_: str, body: dict[str, Any]) -> Response:
@@ -100,6 +100,6 @@ def update_post(id_: str, body: dict[str, Any]) -> Response:
 
 
 def delete_post(id_: str) -> Response:
-    with session_scope() as session:
+    with database().session() as session:
         posts.delete(session, posts.get(session, uuid.UUID(id_)))
     return None, 204

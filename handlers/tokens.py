@@ -9,21 +9,21 @@ from connexion import request
 
 from models import token as tokens
 from models import user as users
-from models.db import session_scope
-from service import auth
+from service.access import authentication as auth
+from service.runtime import database
 
 CURRENT = "/api/tokens/current"
 
 
 def create_token(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     record_failure = auth.guard_credentials(request)
-    with session_scope() as session:
+    with database().session() as session:
         user = users.find_by_email(session, body["email"])
         issued = auth.log_in(session, user, body["password"], record_failure)
     return {"data": issued}, 201, {"Location": CURRENT}
 
 
 def revoke_token(token_info: dict[str, Any]) -> tuple[None, int]:
-    with session_scope() as session:
+    with database().session() as session:
         tokens.revoke(session, uuid.UUID(token_info["token_id"]))
     return None, 204

@@ -8,9 +8,9 @@ from typing import Any
 from models import token as tokens
 from models import user as users
 from models import user_removal
-from models.db import read_scope, session_scope
-from service.auth import current_caller, viewer
+from service.access.authentication import current_caller, current_viewer
 from service.pagination import PageRequest, paginated
+from service.runtime import database, passwords
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
 COLLECTION = "/api/users"
@@ -20,10 +20,10 @@ def list_users(
     page: int, limit: int, sort_by: str, order: str, search: str | None = None
 ) -> Response:
     request = PageRequest(page=page, limit=limit)
-    with read_scope() as connection:
+    with database().read() as connection:
         items, total = users.list_page(
             connection,
-            viewer=viewer(current_caller()),
+            viewer=current_viewer(),
             offset=request.offset,
             limit=limit,
             sort_by=sort_by,
@@ -35,29 +35,29 @@ def list_users(
 
 
 def create_user(body: dict[str, Any]) -> Response:
-    with session_scope() as session:
-        created = users.create(session, body).public()
+    with database().session() as session:
+        created = users.create(session, body, passwords()).document()
     return {"data": created}, 201, {"Location": f"{COLLECTION}/{created['id']}"}
 
 
 def get_user(id_: str) -> Response:
     """`email` only for the user themself and admins (`PublicUser` for the others)."""
-    with read_scope() as connection:
-        return {"data": users.read(connection, uuid.UUID(id_), viewer(current_caller()))}, 200
+    with database().read() as connection:
+        return {"data": users.document_by_id(connection, uuid.UUID(id_), current_viewer())}, 200
 
 
 def _change(id_: str, fields: dict[str, Any]) -> Response:
     """A new password or role ends the user's sessions, in the same transaction: every
     token of theirs is revoked but the one this request came with, if it is theirs."""
     caller = current_caller()
-    with session_scope() as session:
+    with database().session() as session:
         user = users.get(session, uuid.UUID(id_))
         role_before = user.role
-        changed = users.update(session, user, fields)
+        changed = users.update(session, user, fields, passwords())
         if "password" in fields or changed.role != role_before:
             own_token = caller.token_id if caller and caller.id == changed.id else None
             tokens.revoke_all(session, changed.id, keep=own_token)
-        return {"data": changed.public()}, 200
+        return {"data": changed.document()}, 200
 
 
 def replace_user(id_: str, body: dict[str, Any]) -> Response:
@@ -76,6 +76,6 @@ def get_me(user: str) -> Response:
 
 
 def delete_user(id_: str, cascade: bool = False) -> Response:
-    with session_scope() as session:
-        user_removal.remove(session, users.get(session, uuid.UUID(id_)), cascade)
+    with database().session() as session:
+        user_removal.remove(session, users.get(session, uuid.UUID(id_)), cascade=cascade)
     return None, 204

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Text, Uuid, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.errors import NotFound
 from models.ordering import stable_order
 from models.timestamps import to_iso, utc_now
 from models.user import User
-from service import errors
 
 
 class Comment(SQLModel, table=True):
@@ -33,7 +33,7 @@ class Comment(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-def public(comment: Comment, author_name: str) -> dict[str, Any]:
+def document(comment: Comment, author_name: str) -> dict[str, Any]:
     """The `Comment` schema of the contract."""
     return {
         "id": str(comment.id),
@@ -74,19 +74,20 @@ def list_page(
     )
     count = select(func.count()).select_from(Comment).where(*conditions)
     rows = session.exec(query).all()
-    return [public(comment, name) for comment, name in rows], session.exec(count).one()
+    return [document(comment, name) for comment, name in rows], session.exec(count).one()
 
 
 def get(session: Session, comment_id: uuid.UUID) -> Comment:
     comment = session.get(Comment, comment_id)
     if comment is None:
-        raise errors.not_found("Comment", comment_id)
+        raise NotFound("Comment", comment_id)
     return comment
 
 
-def read(session: Session, comment: Comment) -> dict[str, Any]:
+def document_of(session: Session, comment: Comment) -> dict[str, Any]:
+    """The comment in the contract's shape, with its author's name."""
     name = session.exec(select(User.name).where(User.id == comment.author_id)).one()
-    return public(comment, name)
+    return document(comment, name)
 
 
 def create(session: Session, post_id: uuid.UUID, author_id: uuid.UUID, body: str) -> Comment:

@@ -1,9 +1,9 @@
-"""The database: one engine per process and one unit of work per request.
+"""The database: an engine and the unit of work each request opens on it.
 
-`configure(url)` is called by `create_app` (never at import time); handlers that write
-open `session_scope()`, which commits when the block ends and rolls back on any error, so
-a request writes all of its rows or none. Hot read paths open `read_scope()` instead: a
-plain connection, no ORM session or objects.
+`create_app` makes one `Database` per app (never at import time). Handlers that write
+open `session()`, which commits when the block ends and rolls back on any error, so a
+request writes all of its rows or none. Hot read paths open `read()` instead: a plain
+connection, no ORM session or objects.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back on any error."""
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -61,37 +62,11 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for Core queries; whatever it began is rolled back when it closes."""
+        with self.engine.connect() as connection:
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-_database: Database | None = None
-
-
-def configure(url: str) -> Database:
-    """Make `url` this process's database, replacing any earlier one."""
-    global _database
-    if _database is not None and _database.url != url:
-        _database.dispose()
-    if _database is None or _database.url != url:
-        _database = Database(url)
-    return _database
-
-
-def database() -> Database:
-    if _database is None:
-        raise RuntimeError("models.db.configure() has not been called; use service.app.create_app")
-    return _database
-
-
-@contextmanager
-def session_scope() -> Iterator[Session]:
-    with database().session() as session:
-        yield session
-
-
-@contextmanager
-def read_scope() -> Iterator[Connection]:
-    """A connection for Core queries; whatever it began is rolled back when it closes."""
-    with database().engine.connect() as connection:
-        yield connection

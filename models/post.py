@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +23,11 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.comment import Comment
+from models.errors import NotFound
 from models.ordering import stable_order
 from models.timestamps import to_iso, utc_now
 from models.user import User
-from service import errors
+from models.viewer import Viewer
 
 STATUSES = ("draft", "published")
 PRIVILEGED_ROLES = ("moderator", "admin")
@@ -69,7 +69,7 @@ def comment_count() -> Any:
     )
 
 
-def public(post: Post, author_name: str, comments: int) -> dict[str, Any]:
+def document(post: Post, author_name: str, comments: int) -> dict[str, Any]:
     """The `Post` schema of the contract."""
     return {
         "id": str(post.id),
@@ -85,20 +85,18 @@ def public(post: Post, author_name: str, comments: int) -> dict[str, Any]:
     }
 
 
-def visible_to(viewer_id: uuid.UUID | None, viewer_role: str | None) -> ColumnElement[bool] | None:
+def visible_to(viewer: Viewer) -> ColumnElement[bool] | None:
     """Drafts are for their author, moderators and admins; None means no restriction."""
-    if viewer_role in PRIVILEGED_ROLES:
+    if viewer.role in PRIVILEGED_ROLES:
         return None
-    if viewer_id is None:
+    if viewer.id is None:
         return col(Post.status) == "published"
-    return or_(col(Post.status) == "published", col(Post.author_id) == viewer_id)
+    return or_(col(Post.status) == "published", col(Post.author_id) == viewer.id)
 
 
-def can_see(post: Post, viewer_id: uuid.UUID | None, viewer_role: str | None) -> bool:
+def can_see(post: Post, viewer: Viewer) -> bool:
     return (
-        post.status == "published"
-        or viewer_role in PRIVILEGED_ROLES
-        or (viewer_id is not None and post.author_id == viewer_id)
+        post.status == "published" or viewer.role in PRIVILEGED_ROLES or viewer.is_(post.author_id)
     )
 
 
@@ -108,7 +106,7 @@ SORT_COLUMNS = {"createdAt": Post.created_at, "updatedAt": Post.updated_at, "tit
 def list_page(
     session: Session,
     *,
-    viewer: tuple[uuid.UUID | None, str | None],
+    viewer: Viewer,
     offset: int,
     limit: int,
     sort_by: str,
@@ -120,7 +118,7 @@ def list_page(
     """One page of visible posts with author names and comment counts, and the total:
     two statements whatever the page size."""
     conditions: list[ColumnElement[bool]] = []
-    visibility = visible_to(*viewer)
+    visibility = visible_to(viewer)
     if visibility is not None:
         conditions.append(visibility)
     if search:
@@ -145,37 +143,33 @@ def list_page(
     )
     count = select(func.count()).select_from(Post).where(*conditions)
     rows = session.exec(query).all()
-    return [public(post, name, n) for post, name, n in rows], session.exec(count).one()
+    return [document(post, name, n) for post, name, n in rows], session.exec(count).one()
 
 
 def get(session: Session, post_id: uuid.UUID) -> Post:
     post = session.get(Post, post_id)
     if post is None:
-        raise errors.not_found("Post", post_id)
+        raise NotFound("Post", post_id)
     return post
 
 
-def get_visible(
-    session: Session, post_id: uuid.UUID, viewer: tuple[uuid.UUID | None, str | None]
-) -> Post:
+def get_visible(session: Session, post_id: uuid.UUID, viewer: Viewer) -> Post:
     """The post, or a 404 for one the viewer may not see (its existence is not leaked)."""
     post = get(session, post_id)
-    if not can_see(post, *viewer):
-        raise errors.not_found("Post", post_id)
+    if not can_see(post, viewer):
+        raise NotFound("Post", post_id)
     return post
 
 
-def get_visible_comment(
-    session: Session, comment_id: uuid.UUID, viewer: tuple[uuid.UUID | None, str | None]
-) -> Comment:
+def get_visible_comment(session: Session, comment_id: uuid.UUID, viewer: Viewer) -> Comment:
     """The comment, or a 404 when it is on a post the viewer may not see."""
     comment = session.get(Comment, comment_id)
-    if comment is None or not can_see(get(session, comment.post_id), *viewer):
-        raise errors.not_found("Comment", comment_id)
+    if comment is None or not can_see(get(session, comment.post_id), viewer):
+        raise NotFound("Comment", comment_id)
     return comment
 
 
-def read(session: Session, post: Post) -> dict[str, Any]:
+def document_of(session: Session, post: Post) -> dict[str, Any]:
     """One post in the contract's shape, author and count in one statement."""
     name, comments = session.exec(
         select(User.name, comment_count())
@@ -183,7 +177,7 @@ def read(session: Session, post: Post) -> dict[str, Any]:
         .join(User, col(User.id) == Post.author_id)
         .where(Post.id == post.id)
     ).one()
-    return public(post, name, comments)
+    return document(post, name, comments)
 
 
 WRITABLE = ("title", "content", "status")
@@ -226,7 +220,3 @@ def delete(session: Session, post: Post) -> None:
     session.execute(sa.delete(Comment).where(col(Comment.post_id) == post.id))
     session.delete(post)
     session.flush()
-
-
-def ids_by_author(session: Session, author_id: uuid.UUID) -> Sequence[uuid.UUID]:
-    return session.exec(select(Post.id).where(Post.author_id == author_id)).all()

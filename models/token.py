@@ -16,9 +16,9 @@ from sqlalchemy import Column, Connection, DateTime, ForeignKey, String, Uuid, b
 from sqlalchemy import select as core_select
 from sqlmodel import Field, Session, SQLModel, col
 
+from models.errors import InvalidToken
 from models.timestamps import as_utc, utc_now
 from models.user import User
-from service import errors
 
 TOKEN_BYTES = 32
 # last_used_at is written at most this often per token, not on every request.
@@ -64,10 +64,6 @@ def issue(session: Session, user: User, ttl_seconds: int) -> tuple[str, Token]:
     return plain, token
 
 
-def unauthorized(message: str) -> errors.ApiError:
-    return errors.ApiError(errors.ErrorCode.UNAUTHORIZED, message)
-
-
 @dataclass(frozen=True)
 class Bearer:
     """What a request needs to know of a live token: whose it is."""
@@ -88,20 +84,20 @@ _BY_HASH = (
 
 
 def authenticate(connection: Connection, plain: str) -> Bearer:
-    """The live token's owner, or a 401 saying why not.
+    """The live token's owner, or `InvalidToken` saying why not.
 
     This runs on every authenticated request, so it is one indexed Core query on a plain
     connection (no ORM session), and it writes `last_used_at` at most once a minute.
     """
     row = connection.execute(_BY_HASH, {"hash": digest(plain)}).first()
     if row is None:
-        raise unauthorized("The token is not valid")
+        raise InvalidToken("The token is not valid")
     token_id, expires_at, revoked_at, last_used_at, user_id, role = row
     now = utc_now()
     if revoked_at is not None:
-        raise unauthorized("The token has been revoked")
+        raise InvalidToken("The token has been revoked")
     if as_utc(expires_at) <= now:
-        raise unauthorized("The token has expired")
+        raise InvalidToken("The token has expired")
     if last_used_at is None or now - as_utc(last_used_at) >= LAST_USED_RESOLUTION:
         connection.execute(update(Token).where(col(Token.id) == token_id).values(last_used_at=now))
         connection.commit()

@@ -21,10 +21,11 @@ from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.errors import Conflict, NotFound
 from models.ordering import stable_order
+from models.passwords import Passwords
 from models.timestamps import to_iso, utc_now
-from service import errors
-from service.passwords import hash_password
+from models.viewer import Viewer
 
 ROLES = ("user", "admin", "moderator")
 
@@ -40,7 +41,7 @@ class User(SQLModel, table=True):
     # Stored lower-case, so this unique index makes emails unique regardless of case.
     email: str = Field(sa_column=Column(String, nullable=False, unique=True))
     role: str = Field(default="user", sa_column=Column(String(16), nullable=False))
-    # Argon2id; None for a user who cannot log in. Never part of `public()`.
+    # Argon2id; None for a user who cannot log in. Never part of `document()`.
     password_hash: str | None = Field(default=None, sa_column=Column(String, nullable=True))
     created_at: datetime = Field(
         default_factory=utc_now,
@@ -50,13 +51,13 @@ class User(SQLModel, table=True):
         default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
 
-    def public(self) -> dict[str, Any]:
-        return public(self)
+    def document(self) -> dict[str, Any]:
+        return document(self)
 
 
-def public(user: User | Row[Any]) -> dict[str, Any]:
+def document(user: User | Row[Any]) -> dict[str, Any]:
     """The `User` schema of the contract (with `email`), from a `User` or a row of
-    `PUBLIC_COLUMNS`: what the user themself and admins see."""
+    `DOCUMENT_COLUMNS`: what the user themself and admins see."""
     return {
         "id": str(user.id),
         "name": user.name,
@@ -67,18 +68,14 @@ def public(user: User | Row[Any]) -> dict[str, Any]:
     }
 
 
-Viewer = tuple[uuid.UUID | None, str | None]
-
-
 def sees_email(viewer: Viewer, user_id: uuid.UUID) -> bool:
     """Only the user themself and admins see an email address."""
-    viewer_id, viewer_role = viewer
-    return viewer_role == "admin" or viewer_id == user_id
+    return viewer.role == "admin" or viewer.is_(user_id)
 
 
 def seen_by(viewer: Viewer, user: User | Row[Any]) -> dict[str, Any]:
     """`User` for the user themself and admins; `PublicUser` (no `email`) for others."""
-    shown = public(user)
+    shown = document(user)
     if not sees_email(viewer, user.id):
         del shown["email"]
     return shown
@@ -86,24 +83,25 @@ def seen_by(viewer: Viewer, user: User | Row[Any]) -> dict[str, Any]:
 
 # Reads select these columns on a plain connection: an ORM session and its objects cost
 # about five times the query itself (bench/README.md).
-PUBLIC_COLUMNS = (User.id, User.name, User.email, User.role, User.created_at, User.updated_at)
-_BY_ID = core_select(*PUBLIC_COLUMNS).where(col(User.id) == bindparam("id"))
+DOCUMENT_COLUMNS = (User.id, User.name, User.email, User.role, User.created_at, User.updated_at)
+_BY_ID = core_select(*DOCUMENT_COLUMNS).where(col(User.id) == bindparam("id"))
 
 SORT_COLUMNS = {"name": User.name, "email": User.email, "createdAt": User.created_at}
 
-# Contract field -> column; the one place that knows how input becomes a row.
-WRITABLE = {"name": "name", "email": "email", "role": "role", "password": "password_hash"}
+# Contract fields stored as they are (after `normalise`); `password` is stored hashed.
+WRITABLE = ("name", "email", "role")
 
 
-def normalise(fields: dict[str, Any]) -> dict[str, Any]:
-    """Trim names, lower-case emails and hash passwords, as the contract promises."""
-    values = {WRITABLE[key]: value for key, value in fields.items() if key in WRITABLE}
+def normalise(fields: dict[str, Any], passwords: Passwords) -> dict[str, Any]:
+    """Column values from contract fields: names trimmed, emails lower-cased, a password
+    hashed, as the contract promises."""
+    values = {key: value for key, value in fields.items() if key in WRITABLE}
     if "name" in values:
         values["name"] = values["name"].strip(" ")  # the contract's pattern allows only spaces
     if "email" in values:
         values["email"] = normalise_email(values["email"])
-    if "password_hash" in values:
-        values["password_hash"] = hash_password(values["password_hash"])
+    if "password" in fields:
+        values["password_hash"] = passwords.hash(fields["password"])
     return values
 
 
@@ -119,7 +117,7 @@ def _keep_an_admin(session: Session, user: User) -> None:
     """Refuse to remove the last admin: nobody could manage roles after that."""
     admins = session.exec(select(func.count()).select_from(User).where(User.role == "admin"))
     if user.role == "admin" and admins.one() <= 1:
-        raise errors.conflict("The last admin cannot be deleted or lose the admin role")
+        raise Conflict("The last admin cannot be deleted or lose the admin role")
 
 
 def list_page(
@@ -140,11 +138,11 @@ def list_page(
     condition = None
     if search:
         condition = col(User.name).icontains(search, autoescape=True)
-        if viewer[1] == "admin":
+        if viewer.role == "admin":
             condition = or_(condition, col(User.email).icontains(search, autoescape=True))
     column = SORT_COLUMNS[sort_by]
     ordering = stable_order(column, col(User.id), order)
-    query = core_select(*PUBLIC_COLUMNS).order_by(*ordering).offset(offset).limit(limit)
+    query = core_select(*DOCUMENT_COLUMNS).order_by(*ordering).offset(offset).limit(limit)
     count = core_select(func.count()).select_from(User)
     if condition is not None:
         query = query.where(condition)
@@ -153,18 +151,18 @@ def list_page(
     return [seen_by(viewer, row) for row in rows], connection.execute(count).scalar_one()
 
 
-def read(connection: Connection, user_id: uuid.UUID, viewer: Viewer) -> dict[str, Any]:
-    """One user as `viewer` may see them, or a 404."""
+def document_by_id(connection: Connection, user_id: uuid.UUID, viewer: Viewer) -> dict[str, Any]:
+    """One user as `viewer` may see them, on a plain connection (the hot path)."""
     row = connection.execute(_BY_ID, {"id": user_id}).first()
     if row is None:
-        raise errors.not_found("User", user_id)
+        raise NotFound("User", user_id)
     return seen_by(viewer, row)
 
 
 def get(session: Session, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise errors.not_found("User", user_id)
+        raise NotFound("User", user_id)
     return user
 
 
@@ -175,20 +173,20 @@ def save(session: Session, user: User) -> User:
     try:
         session.flush()
     except IntegrityError:
-        raise errors.conflict(
+        raise Conflict(
             f"A user with email '{email}' already exists",
             details=[{"field": "email", "in": "body", "message": "is already taken"}],
         ) from None
     return user
 
 
-def create(session: Session, fields: dict[str, Any]) -> User:
+def create(session: Session, fields: dict[str, Any], passwords: Passwords) -> User:
     now = utc_now()
-    return save(session, User(**normalise(fields), created_at=now, updated_at=now))
+    return save(session, User(**normalise(fields, passwords), created_at=now, updated_at=now))
 
 
-def update(session: Session, user: User, fields: dict[str, Any]) -> User:
-    values = normalise(fields)
+def update(session: Session, user: User, fields: dict[str, Any], passwords: Passwords) -> User:
+    values = normalise(fields, passwords)
     if values.get("role", user.role) != user.role:
         _keep_an_admin(session, user)
     for name, value in values.items():

@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 
 from models import user as users
 from models.comment import Comment
+from models.errors import Conflict
 from models.post import Post
 from models.user import User
-from service import errors
 
 
 def _count(session: Session, model: type[Post] | type[Comment], user: User) -> int:
@@ -23,10 +23,10 @@ def _count(session: Session, model: type[Post] | type[Comment], user: User) -> i
     ).one()
 
 
-def remove(session: Session, user: User, cascade: bool) -> None:
+def remove(session: Session, user: User, *, cascade: bool) -> None:
     posts, comments = _count(session, Post, user), _count(session, Comment, user)
     if (posts or comments) and not cascade:
-        raise errors.conflict(
+        raise Conflict(
             f"User '{user.id}' still has {posts} post(s) and {comments} comment(s); "
             "delete those first, or delete with cascade=true (admins only)",
             details=[

@@ -1,10 +1,11 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
-Outside in: fresh context -> request id -> security headers -> contract documents ->
-CORS -> body limit -> Connexion (errors, routing, authentication, content type,
-validation) -> routed?
--> Flask (rate limit, authorization) -> handler -> database. Nothing happens at import
-time; servers use `create_app` as a factory (`uvicorn --factory service.app:create_app`).
+Outside in: request context -> request id -> security headers -> contract documents ->
+CORS -> body limit -> Connexion (errors, routing, authentication, media type,
+validation) -> routed? -> Flask (rate limit, authorization) -> handler -> database.
+Nothing happens at import time; servers use `create_app` as a factory (`uvicorn
+--factory service.app:create_app`). Everything the app needs, it builds and owns
+(service/runtime.py).
 """
 
 from __future__ import annotations
@@ -13,34 +14,44 @@ import json
 
 import connexion
 import yaml
-from a2wsgi import WSGIMiddleware
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
-from starlette.types import ASGIApp
 
-from models import db
-from service import auth
-from service.authorization import Authorization
-from service.body_limit import BodyLimitMiddleware
-from service.content_type import ContentTypeMiddleware
-from service.contract_files import ContractFilesMiddleware
-from service.cors import AllowlistCORSMiddleware
+from models.db import Database
+from models.passwords import Passwords
+from service.access.authorization import Authorization
+from service.access.rate_limits import RateLimits
+from service.access.routing_guard import refuse_mismatched_view
+from service.contract import SPEC_DIR, Contract
 from service.errors import register_error_handlers
-from service.fresh_context import FreshContextMiddleware
-from service.limits import RateLimits
-from service.logging import configure_logging
-from service.prepared_views import prepare_views_of
-from service.request_id import RequestIdMiddleware, stamp_flask_response
-from service.routing_guard import RoutedOnlyMiddleware, refuse_mismatched_view
-from service.security_headers import SecurityHeadersMiddleware
+from service.log_format import configure_logging
+from service.middleware.body_limit import BodyLimitMiddleware
+from service.middleware.content_type import ContentTypeMiddleware
+from service.middleware.contract_files import ContractFilesMiddleware
+from service.middleware.request_context import RequestContextMiddleware
+from service.middleware.request_id import RequestIdMiddleware, stamp_flask_response
+from service.middleware.security_headers import SecurityHeadersMiddleware
+from service.patches.allowlist_cors import AllowlistCORSMiddleware
+from service.patches.flask_bridge import bridge_to_flask
+from service.patches.prepared_views import prepare_views_of
+from service.patches.request_validation import VALIDATOR_MAP_WITH_DETAILS
+from service.runtime import EXTENSION, Runtime
 from service.settings import Settings
-from service.spec import SPEC_DIR, Contract
-from service.validation import VALIDATOR_MAP_WITH_DETAILS
-from service.wsgi_bridge import InlineWSGIMiddleware, ReadsInlineMiddleware
 
 # Connexion indents JSON by default; compact bodies are ~40 % smaller.
 COMPACT_JSON = Jsonifier(json, separators=(",", ":"))
+
+
+def build_runtime(settings: Settings, contract: Contract) -> Runtime:
+    """Everything one app owns, built from its settings."""
+    return Runtime(
+        settings=settings,
+        contract=contract,
+        database=Database(settings.database_url),
+        passwords=Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
+        rate_limits=RateLimits(contract, settings),
+    )
 
 
 def create_app(
@@ -49,13 +60,12 @@ def create_app(
     """The service; `contract` defaults to openapi/openapi.yaml (tests pass variants)."""
     settings = settings or Settings.from_env()
     configure_logging()
-    db.configure(settings.database_url)
     contract = contract or Contract.load()
-    limits = RateLimits(contract, settings)
-    auth.configure(settings, guard=limits.guard_credentials)
+    runtime = build_runtime(settings, contract)
 
     app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR, jsonifier=COMPACT_JSON)
-    prepare_views_of(app._middleware_app)
+    app.app.extensions[EXTENSION] = runtime
+    prepare_views_of(app)
     app.add_api(
         contract.document,
         strict_validation=True,
@@ -68,7 +78,7 @@ def create_app(
     # Outermost first: each is inserted just outside Connexion's exception layer, so
     # their answers (preflights, 413s) carry the request id and security headers too.
     edge = MiddlewarePosition.BEFORE_EXCEPTION
-    app.add_middleware(FreshContextMiddleware, position=edge)
+    app.add_middleware(RequestContextMiddleware, position=edge, runtime=runtime)
     app.add_middleware(RequestIdMiddleware, position=edge)
     app.add_middleware(SecurityHeadersMiddleware, position=edge)
     app.add_middleware(
@@ -90,24 +100,16 @@ def create_app(
 
     # Inside Flask, in this order: routed? -> rate limit -> allowed? -> handler.
     app.app.before_request(refuse_mismatched_view)
-    limits.init_app(app.app)
+    runtime.rate_limits.init_app(app.app)
     app.app.before_request(Authorization(contract).check)
     app.app.after_request(stamp_flask_response)
-    _bridge_to_flask(app, settings)
+    # Reads in the event loop, writes in a pool of WSGI_THREADS: see
+    # service/patches/flask_bridge.py for why, bench/README.md for the figures.
+    bridge_to_flask(app, settings)
     return app
 
 
-def _bridge_to_flask(app: connexion.FlaskApp, settings: Settings) -> None:
-    """Replace Connexion's bridge to Flask (a2wsgi, 10 threads, no option to change it).
-
-    Reads run in the event loop, writes in a pool of `WSGI_THREADS`: see
-    service/wsgi_bridge.py for why, bench/README.md for the figures.
-    """
-    wsgi = app.app.wsgi_app
-    inline = InlineWSGIMiddleware(wsgi)
-    if settings.wsgi_threads == 0:
-        bridge: ASGIApp = inline
-    else:
-        pooled = WSGIMiddleware(wsgi, workers=settings.wsgi_threads)
-        bridge = ReadsInlineMiddleware(inline, pooled) if settings.inline_reads else pooled
-    app._middleware_app.asgi_app = RoutedOnlyMiddleware(bridge)
+def runtime_of(app: connexion.FlaskApp) -> Runtime:
+    """The runtime an app owns (for commands and tests that work beside it)."""
+    runtime: Runtime = app.app.extensions[EXTENSION]
+    return runtime

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from models import db
 from models import user as users
-from service import auth
+from models.db import Database
+from models.passwords import Passwords
 from service.settings import Settings
 
 DEMO_USERS = [
@@ -25,31 +25,33 @@ DEMO_USERS = [
 DEMO_PASSWORD = "demo-password-1"
 
 
-def ensure_admin(email: str, password: str, name: str | None = None) -> str:
+def ensure_admin(
+    database: Database, passwords: Passwords, email: str, password: str, name: str | None = None
+) -> str:
     """Create the admin, or promote the user with that email; say what was done."""
-    with db.session_scope() as session:
+    with database.session() as session:
         user = users.find_by_email(session, email)
         if user is None:
             fields = {"name": name or email.split("@")[0], "email": email}
-            users.create(session, {**fields, "password": password, "role": "admin"})
+            users.create(session, {**fields, "password": password, "role": "admin"}, passwords)
             return f"created admin {users.normalise_email(email)}"
         if user.role == "admin":
             return f"{user.email} is already an admin; nothing changed"
-        users.update(session, user, {"role": "admin"})
-        return f"promoted {user.email} from {user.role} to admin"
+        before = user.role
+        users.update(session, user, {"role": "admin"}, passwords)
+        return f"promoted {user.email} from {before} to admin"
 
 
-def seed() -> list[str]:
+def seed(database: Database, passwords: Passwords) -> list[str]:
     """Demo users of every role, all with DEMO_PASSWORD; existing emails are left alone."""
     lines = []
-    with db.session_scope() as session:
+    with database.session() as session:
         for name, email, role in DEMO_USERS:
             if users.find_by_email(session, email) is not None:
                 lines.append(f"exists   {role:<9} {email}")
                 continue
-            users.create(
-                session, {"name": name, "email": email, "role": role, "password": DEMO_PASSWORD}
-            )
+            fields = {"name": name, "email": email, "role": role, "password": DEMO_PASSWORD}
+            users.create(session, fields, passwords)
             lines.append(f"created  {role:<9} {email}  password: {DEMO_PASSWORD}")
     return lines
 
@@ -65,14 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
-    db.configure(settings.database_url)
-    auth.configure(settings)
-    if args.command == "create-admin":
-        if not 8 <= len(args.password) <= 128:
-            parser.error("the password must have 8 to 128 characters")
-        print(ensure_admin(args.email, args.password, args.name))
-    else:
-        print("\n".join(seed()))
+    database = Database(settings.database_url)
+    passwords = Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+    try:
+        if args.command == "create-admin":
+            if not 8 <= len(args.password) <= 128:
+                parser.error("the password must have 8 to 128 characters")
+            print(ensure_admin(database, passwords, args.email, args.password, args.name))
+        else:
+            print("\n".join(seed(database, passwords)))
+    finally:
+        database.dispose()
     return 0
 
 

@@ -1,7 +1,8 @@
 """The one error type of the API and the one place that turns errors into responses.
 
-Handlers and layers raise `ApiError` (usually through a factory below); nothing else
-builds error JSON. `register_error_handlers` maps every exception that can escape a
+Handlers and layers raise `ApiError` (usually through a factory below), the model layer
+its own small `models.errors` types, which `from_domain` maps here; nothing else builds
+error JSON. `register_error_handlers` maps every exception that can escape a
 request - ours, Connexion's problems, Starlette's HTTP errors, anything else - onto the
 envelope `{"error": {"code", "message", "details?"}}`.
 """
@@ -19,6 +20,8 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+
+from models.errors import Conflict, DomainError, InvalidToken, NotFound, WrongCredentials
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,14 @@ CODE_OF_STATUS: dict[int, ErrorCode] = {
 
 Detail = dict[str, str]
 
+# The model layer's refusals, by the code each becomes.
+DOMAIN_CODES: dict[type[DomainError], ErrorCode] = {
+    NotFound: ErrorCode.NOT_FOUND,
+    Conflict: ErrorCode.CONFLICT,
+    InvalidToken: ErrorCode.UNAUTHORIZED,
+    WrongCredentials: ErrorCode.UNAUTHORIZED,
+}
+
 
 class ApiError(Exception):
     """An error a client is meant to see, with its code, message and field details."""
@@ -115,16 +126,17 @@ def invalid_json(reason: str) -> ApiError:
     return ApiError(ErrorCode.INVALID_JSON, f"Request body is not valid JSON: {reason}")
 
 
-def not_found(resource: str, identifier: object) -> ApiError:
-    return ApiError(ErrorCode.NOT_FOUND, f"{resource} '{identifier}' does not exist")
-
-
-def conflict(message: str, details: Sequence[Detail] | None = None) -> ApiError:
-    return ApiError(ErrorCode.CONFLICT, message, details=details)
-
-
 def internal_error() -> ApiError:
     return ApiError(ErrorCode.INTERNAL_ERROR, "An unexpected error occurred")
+
+
+def from_domain(error: DomainError) -> ApiError:
+    """The API error a domain error becomes (500 for one this table does not know)."""
+    for kind in type(error).__mro__:
+        code = DOMAIN_CODES.get(kind)  # type: ignore[call-overload]
+        if code is not None:
+            return ApiError(code, error.message, details=error.details)
+    return internal_error()
 
 
 def body_of(error: ApiError) -> str:
@@ -169,6 +181,10 @@ def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> N
         assert isinstance(exc, ApiError)
         return render(exc)
 
+    async def on_domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, DomainError)
+        return render(from_domain(exc))
+
     async def on_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, ProblemException)
         message = str(exc.detail or exc.title or "Request failed")
@@ -190,11 +206,12 @@ def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> N
         return render(from_status(exc.status_code, str(exc.detail), exc.headers))
 
     async def on_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        # The request id is on every log record (service.logging); the body says nothing.
+        # The request id is on every log record (service.log_format); the body says nothing.
         logger.error("Unhandled error: %r", exc, exc_info=exc)
         return render(internal_error())
 
     app.add_error_handler(ApiError, on_api_error)
+    app.add_error_handler(DomainError, on_domain_error)
     app.add_error_handler(ProblemException, on_problem)
     app.add_error_handler(HTTPException, on_http_exception)
     app.add_error_handler(Exception, on_unexpected)

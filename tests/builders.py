@@ -6,7 +6,11 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+import connexion
 from starlette.testclient import TestClient
+
+from service.app import runtime_of
+from service.cli import ensure_admin
 
 PASSWORD = "correct horse battery"
 _sequence = itertools.count(1)
@@ -58,6 +62,12 @@ def account(client: TestClient, admin: Account | None = None, **overrides: Any) 
     """A new user (of `role=` when an admin creates it) and a token of theirs."""
     user = create_user(client, admin.headers if admin else None, **overrides)
     return Account(user, log_in(client, user["email"], overrides.get("password", PASSWORD)))
+
+
+def make_admin(app: connexion.FlaskApp, email: str, password: str, name: str | None = None) -> str:
+    """An admin made the way an operator would (`make admin`), beside `app`."""
+    runtime = runtime_of(app)
+    return ensure_admin(runtime.database, runtime.passwords, email, password, name)
 
 
 def error_of(response: Any) -> dict[str, Any]:

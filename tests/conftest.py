@@ -13,15 +13,15 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from models import db
 from models.db import make_engine
-from service.app import create_app
-from service.cli import ensure_admin
+from service.app import create_app, runtime_of
+from service.contract import Contract
 from service.settings import Settings
-from service.spec import Contract
-from tests.builders import PASSWORD, Account, log_in
+from tests.builders import PASSWORD, Account, log_in, make_admin
 from tests.database import backends, empty_tables, migrate, postgres_url, reset_postgres
 from tests.settings import settings_for
+
+Recorder = Callable[[TestClient], TestClient]
 
 
 @pytest.fixture(scope="session", params=backends())
@@ -58,52 +58,64 @@ def _secrets_in_database(url: str) -> list[str]:
 
 
 @pytest.fixture
-def client(
-    app: connexion.FlaskApp, database_url: str, caplog: pytest.LogCaptureFixture
-) -> Iterator[TestClient]:
-    """A client on an empty database; what a test writes is gone after it.
-
-    Every response body and log line of the test is checked, at the end, for password
-    hashes, token hashes and the test password: none may ever leave the service.
-    """
+def clean_database(database_url: str) -> Iterator[None]:
+    """Empty tables before the test, and nothing it wrote left after it."""
     empty_tables(database_url)
+    yield
+    empty_tables(database_url)
+
+
+@pytest.fixture
+def leak_check(database_url: str, caplog: pytest.LogCaptureFixture) -> Iterator[Recorder]:
+    """Every response body of every client of the test and every log line are checked,
+    at the end, for password hashes, token hashes and the test password: none may ever
+    leave the service."""
     bodies: list[str] = []
 
-    def keep_body(response: httpx.Response) -> None:
-        response.read()
-        bodies.append(response.text)
+    def record(test_client: TestClient) -> TestClient:
+        def keep_body(response: httpx.Response) -> None:
+            response.read()
+            bodies.append(response.text)
 
-    test_client = app.test_client()
-    test_client.event_hooks["response"].append(keep_body)
-    yield test_client
+        test_client.event_hooks["response"].append(keep_body)
+        return test_client
+
+    yield record
     seen = "\n".join(bodies) + caplog.text
     for secret in [*_secrets_in_database(database_url), PASSWORD, "$argon2"]:
         assert secret not in seen, "a secret left the service"
-    empty_tables(database_url)
 
 
 @pytest.fixture
-def app_with(settings: Settings) -> Iterator[Callable[..., TestClient]]:
-    """Clients of further apps with some settings changed (and maybe another contract).
+def client(app: connexion.FlaskApp, clean_database: None, leak_check: Recorder) -> TestClient:
+    """A client of the session's app on an empty database, its bodies checked for leaks."""
+    return leak_check(app.test_client())
 
-    `create_app` points the process's one engine at its database; the session's comes back
-    after the test.
-    """
+
+@pytest.fixture
+def app_with(
+    settings: Settings, clean_database: None, leak_check: Recorder
+) -> Iterator[Callable[..., TestClient]]:
+    """Clients of further apps with some settings changed (and maybe another contract),
+    on the same empty database, their bodies checked for leaks too."""
+    made: list[connexion.FlaskApp] = []
 
     def make(
-        contract: Contract | None = None, raise_server_exceptions: bool = True, **overrides: Any
+        contract: Contract | None = None, *, raise_server_exceptions: bool = True, **overrides: Any
     ) -> TestClient:
         app = create_app(replace(settings, **overrides), contract)
-        return app.test_client(raise_server_exceptions=raise_server_exceptions)
+        made.append(app)
+        return leak_check(app.test_client(raise_server_exceptions=raise_server_exceptions))
 
     yield make
-    db.configure(settings.database_url)
+    for app in made:
+        runtime_of(app).database.dispose()
 
 
 @pytest.fixture
-def admin(client: TestClient) -> Account:
+def admin(app: connexion.FlaskApp, client: TestClient) -> Account:
     """An admin made the way an operator would (`make admin`), logged in over HTTP."""
-    ensure_admin("root@example.com", PASSWORD, "Root Admin")
+    make_admin(app, "root@example.com", PASSWORD, "Root Admin")
     token = log_in(client, "root@example.com")
     me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()["data"]
     return Account(me, token)

@@ -13,9 +13,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 
-from models import db
 from models.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,14 +84,13 @@ class Statement:
 
 
 @contextmanager
-def statements_run() -> Iterator[list[Statement]]:
-    """Every SQL statement the service's engine runs meanwhile, and the thread it ran in."""
+def statements_run(engine: Engine) -> Iterator[list[Statement]]:
+    """Every SQL statement `engine` runs meanwhile, and the thread it ran in."""
     statements: list[Statement] = []
 
     def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
         statements.append(Statement(sql, threading.current_thread().name))
 
-    engine = db.database().engine
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements

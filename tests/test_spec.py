@@ -11,7 +11,7 @@ import pytest
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
-from service.spec import HTTP_METHODS, SPEC_DIR, SPEC_FILE, Contract
+from service.contract import HTTP_METHODS, SPEC_DIR, SPEC_FILE, Contract
 
 CONTRACT = Contract.load()
 DOCUMENT = CONTRACT.document

@@ -15,7 +15,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from models import db
+from models.db import Database
+from models.passwords import Passwords
 from service.cli import ensure_admin
 from tests.servers import BIN, running_server
 from tests.settings import FAST_HASHING_ENV
@@ -26,8 +27,11 @@ ADMIN_PASSWORD = "contract admin password"
 
 def admin_token(base: str, database_url: str) -> str:
     """Make the admin as an operator would, then log in over HTTP."""
-    db.configure(database_url)
-    ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+    database = Database(database_url)
+    try:
+        ensure_admin(database, Passwords(time_cost=1, memory_kib=1024), ADMIN_EMAIL, ADMIN_PASSWORD)
+    finally:
+        database.dispose()
     request = urllib.request.Request(
         f"{base}/api/tokens",
         data=json.dumps({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).encode(),

@@ -15,7 +15,7 @@ import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from service.cli import ensure_admin
+from tests.builders import make_admin
 from tests.contract import stats
 
 EXAMPLES_PER_OPERATION = 30
@@ -41,7 +41,7 @@ def admin_headers(app: connexion.FlaskApp):
     client = app.test_client()
 
     def headers() -> dict[str, str]:
-        ensure_admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+        make_admin(app, ADMIN_EMAIL, ADMIN_PASSWORD)
         response = client.post(
             "/api/tokens", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from service.spec import HTTP_METHODS, Contract
+from service.contract import HTTP_METHODS, Contract
 from tests.builders import Account, account, bearer, error_of, log_in
 from tests.database import expire_all_tokens
 

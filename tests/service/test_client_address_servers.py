@@ -12,7 +12,7 @@ import uuid
 import pytest
 from limits import parse
 
-from service.spec import Contract
+from service.contract import Contract
 from tests.builders import PASSWORD
 from tests.servers import running_server
 from tests.settings import FAST_HASHING_ENV

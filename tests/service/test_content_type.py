@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from service.spec import Contract
+from service.contract import Contract
 from tests.builders import error_of
 
 CONTRACT = Contract.load()

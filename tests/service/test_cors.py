@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from service.cors import ALLOWED_HEADERS, EXPOSED_HEADERS
+from service.patches.allowlist_cors import ALLOWED_HEADERS, EXPOSED_HEADERS
 from tests.builders import error_of
 
 ALLOWED = "http://app.example.com"

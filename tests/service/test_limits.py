@@ -11,8 +11,8 @@ from limits import parse
 from limits.storage import storage_from_string
 from starlette.testclient import TestClient
 
-from service.limits import WindowEnds
-from service.spec import Contract
+from service.access.rate_limits import WindowEnds
+from service.contract import Contract
 from tests.builders import PASSWORD, account, create_user, error_of
 
 CONTRACT = Contract.load()

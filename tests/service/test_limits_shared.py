@@ -13,7 +13,7 @@ import pytest
 import redis
 from limits import parse
 
-from service.spec import Contract
+from service.contract import Contract
 from tests.contract import stats
 from tests.servers import running_server
 

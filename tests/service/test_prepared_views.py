@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from connexion.apps.flask import FlaskOperation
 
-from service.spec import Contract
+from service.contract import Contract
 
 
 def test_every_operation_has_a_prepared_view(client):

@@ -16,7 +16,9 @@ import httpx
 import pytest
 from connexion.context import _context, _operation
 
-from service.fresh_context import FreshContextMiddleware
+from service import runtime
+from service.app import runtime_of
+from service.middleware.request_context import RequestContextMiddleware
 from tests.builders import PASSWORD, account, create_post, error_of
 from tests.database import run_sql
 from tests.servers import running_server
@@ -142,22 +144,22 @@ def test_a_handler_never_sees_the_previous_requests_caller(app, client, admin, d
     assert (seen["role"], seen["name"]) == ("user", victim.user["name"])
 
 
-def test_each_request_starts_from_an_empty_context():
+def test_each_request_starts_from_a_fresh_context_holding_its_apps_runtime(app):
     marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker")
-    seen: list[str | None] = []
+    seen: list[tuple[str | None, Any]] = []
 
     async def inner(scope: Any, receive: Any, send: Any) -> None:
-        seen.append(marker.get(None))
+        seen.append((marker.get(None), runtime.current()))
         marker.set("set by a request")
 
     async def two_requests() -> None:
         marker.set("left by an earlier request")
-        layer = FreshContextMiddleware(inner)
+        layer = RequestContextMiddleware(inner, runtime_of(app))
         for _ in range(2):
             await layer({"type": "http"}, None, None)  # type: ignore[arg-type]
 
     asyncio.run(two_requests())
-    assert seen == [None, None]
+    assert seen == [(None, runtime_of(app))] * 2
 
 
 def test_a_routed_mismatch_between_routers_is_refused(client):

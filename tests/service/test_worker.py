@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from service.worker import ACCEPTS_PER_WAKEUP, FairAcceptLoop
+from service.patches.fair_accept import ACCEPTS_PER_WAKEUP, FairAcceptLoop
 
 
 def pending_connections(listener: socket.socket) -> int:

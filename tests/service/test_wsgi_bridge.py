@@ -8,6 +8,7 @@ import threading
 import pytest
 from starlette.testclient import TestClient
 
+from service.app import runtime_of
 from tests.builders import account, error_of, user_payload
 from tests.database import statements_run
 
@@ -64,7 +65,7 @@ def test_the_token_lookup_runs_where_reads_run(app_with, inline_reads):
     api = app_with(inline_reads=inline_reads)
     flask_ran_in = flask_threads(api)
     someone = account(api)
-    with statements_run() as statements:
+    with statements_run(runtime_of(api.app).database.engine) as statements:
         assert api.get("/api/me", headers=someone.headers).status_code == 200
         bad = {"Authorization": "Bearer " + "x" * 43}
         assert error_of(api.get("/api/me", headers=bad))["code"] == "UNAUTHORIZED"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import flask
+from connexion import FlaskApp
 from connexion.apps.flask import FlaskASGIApp, FlaskOperation
 from connexion.decorators import FlaskDecorator
 
@@ -43,8 +44,9 @@ def prepare_views(app: flask.Flask) -> None:
             app.view_functions[endpoint] = decorator(view._fn)
 
 
-def prepare_views_of(flask_side: FlaskASGIApp) -> None:
-    """Prepare the views of every API as soon as Connexion adds it to `flask_side`."""
+def prepare_views_of(app: FlaskApp) -> None:
+    """Prepare the views of every API as soon as Connexion adds it to the Flask side."""
+    flask_side: FlaskASGIApp = app._middleware_app
     add_api = flask_side.add_api
 
     def add_api_and_prepare(specification: Any, **kwargs: Any) -> Any:

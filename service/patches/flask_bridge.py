@@ -8,7 +8,7 @@ Reads (GET, HEAD, OPTIONS) are a few indexed queries that never wait for a lock:
 in WAL mode and PostgreSQL both let readers pass writers. They run in the loop's thread
 (`InlineWSGIMiddleware`). Writes may hash a password (tens of milliseconds of Argon2)
 or wait for SQLite's write lock, which must not stop the worker serving everyone else,
-so they keep the thread pool (`ReadsInlineMiddleware`). `INLINE_READS=false` sends every
+so they keep the thread pool (`FlaskBridge`). `INLINE_READS=false` sends every
 request to the pool; `WSGI_THREADS=0` runs every request in the loop.
 """
 
@@ -17,22 +17,56 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi import build_environ
+from connexion import FlaskApp
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.access.routing_guard import refuse_unrouted
+from service.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class ReadsInlineMiddleware:
-    """Safe methods to `inline`, every other request to `pooled`."""
+class FlaskBridge:
+    """Connexion's last layer: routed requests to Flask, reads in the loop, writes in a
+    pool of `threads` (0: every request in the loop; `inline_reads=False`: every request
+    in the pool).
 
-    def __init__(self, inline: ASGIApp, pooled: ASGIApp) -> None:
-        self.inline = inline
-        self.pooled = pooled
+    It replaces the a2wsgi bridge that Connexion builds (`FlaskApp._middleware_app
+    .asgi_app`), keeping its `app` attribute: the WSGI app, which
+    `FlaskApp.add_wsgi_middleware` wraps.
+    """
+
+    def __init__(self, wsgi: Any, *, threads: int, inline_reads: bool) -> None:
+        self.threads = threads
+        self.inline_reads = inline_reads and threads > 0
+        self.app = wsgi
+
+    @property
+    def app(self) -> Any:
+        return self._wsgi
+
+    @app.setter
+    def app(self, wsgi: Any) -> None:
+        self._wsgi = wsgi
+        self._inline = InlineWSGIMiddleware(wsgi)
+        self._pooled: ASGIApp = (
+            WSGIMiddleware(wsgi, workers=self.threads) if self.threads else self._inline
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        app = self.inline if scope.get("method") in SAFE_METHODS else self.pooled
-        await app(scope, receive, send)
+        refuse_unrouted(scope)
+        inline = self.threads == 0 or (self.inline_reads and scope.get("method") in SAFE_METHODS)
+        await (self._inline if inline else self._pooled)(scope, receive, send)
+
+
+def bridge_to_flask(app: FlaskApp, settings: Settings) -> None:
+    """Put a `FlaskBridge` where Connexion's a2wsgi bridge was (10 threads, no option)."""
+    side = app._middleware_app
+    side.asgi_app = FlaskBridge(
+        side.app.wsgi_app, threads=settings.wsgi_threads, inline_reads=settings.inline_reads
+    )
 
 
 class InlineWSGIMiddleware:

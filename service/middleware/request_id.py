@@ -1,6 +1,6 @@
 """X-Request-ID: echo a sane incoming id or make one, and put it on every response.
 
-The id lives in a context variable so log records can carry it (see service.logging);
+The id lives in a context variable so log records can carry it (see service.log_format);
 a2wsgi copies the context into the thread that runs Flask.
 """
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.access.routing_guard import routed_operation
+from service.contract import Contract
 from service.errors import ApiError, ErrorCode
-from service.routing_guard import routed_operation
-from service.spec import Contract
 
 UTF8 = frozenset({"utf-8", "utf8"})
 

@@ -27,10 +27,11 @@ from sqlmodel import Session
 
 from models import post as posts
 from models import user as users
-from models.db import session_scope
-from service.auth import Caller, current_caller, viewer
+from models.viewer import ANONYMOUS
+from service.access.authentication import Caller, current_caller
+from service.contract import Contract
 from service.errors import ApiError, ErrorCode
-from service.spec import Contract
+from service.runtime import database
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,14 @@ def _user_target(session: Session, caller: Caller | None, path: Mapping[str, str
 
 
 def _post_target(session: Session, caller: Caller | None, path: Mapping[str, str]) -> Target:
-    post = posts.get_visible(session, uuid.UUID(path["id"]), viewer(caller))
+    post = posts.get_visible(session, uuid.UUID(path["id"]), caller.viewer if caller else ANONYMOUS)
     relations = {"author"} if caller is not None and post.author_id == caller.id else set()
     return Target(frozenset(relations), {"status": post.status})
 
 
 def _comment_target(session: Session, caller: Caller | None, path: Mapping[str, str]) -> Target:
-    comment = posts.get_visible_comment(session, uuid.UUID(path["id"]), viewer(caller))
+    viewer = caller.viewer if caller else ANONYMOUS
+    comment = posts.get_visible_comment(session, uuid.UUID(path["id"]), viewer)
     relations = set()
     if caller is not None and comment.author_id == caller.id:
         relations.add("author")
@@ -159,7 +161,7 @@ class Authorization:
             return
         caller = current_caller()
         path = request.view_args or {}
-        with session_scope() as session:
+        with database().session() as session:
             target: Target | None = None
 
             def load() -> Target:

@@ -6,8 +6,8 @@ unmatched by the first and matched by the second. Such a request would reach a h
 having skipped validation and security. Two checks stop it, both reading what Connexion
 wrote into this request's ASGI scope (never a context variable, which could be stale):
 
-- `RoutedOnlyMiddleware`, in front of Flask: a request Connexion routed to no operation
-  is a 404 and never enters Flask;
+- `refuse_unrouted`, called by the bridge to Flask (service/patches/flask_bridge.py): a
+  request Connexion routed to no operation is a 404 and never enters Flask;
 - `refuse_mismatched_view`, a Flask `before_request` hook: the view Werkzeug picked must
   be the operation Connexion routed, validated and authenticated.
 """
@@ -19,7 +19,7 @@ from typing import Any
 from connexion.frameworks.flask import flaskify_endpoint
 from connexion.middleware.abstract import ROUTING_CONTEXT
 from flask import request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from service.errors import ApiError, ErrorCode
 
@@ -34,16 +34,10 @@ def _no_route(path: str) -> ApiError:
     return ApiError(ErrorCode.NOT_FOUND, f"No route matches {path}")
 
 
-class RoutedOnlyMiddleware:
-    """The bridge to Flask, letting through only requests routed to an operation."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and routed_operation(scope) is None:
-            raise _no_route(scope["path"])
-        await self.app(scope, receive, send)
+def refuse_unrouted(scope: Scope) -> None:
+    """404 for a request that Connexion routed to no operation."""
+    if scope["type"] == "http" and routed_operation(scope) is None:
+        raise _no_route(scope["path"])
 
 
 def refuse_mismatched_view() -> None:

@@ -1,4 +1,4 @@
-"""Every request runs in a new, empty `contextvars` context.
+"""Every request runs in a new context holding only its app's runtime.
 
 Context variables hold request-scoped state: Connexion's routed operation and the
 caller's `token_info`, the request id. uvicorn creates each request's task from the
@@ -8,7 +8,7 @@ inside it). The next request on that keep-alive connection then starts with the
 previous one's operation and caller already set; a request Connexion did not route
 never overwrites them. Running each request in a task with a fresh context makes that
 impossible whatever the server does: nothing set during one request is visible to
-another.
+another. The fresh context holds one thing: the app's runtime (service/runtime.py).
 """
 
 from __future__ import annotations
@@ -18,17 +18,20 @@ import contextvars
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.runtime import Runtime, bind
 
-class FreshContextMiddleware:
-    """The outermost layer: the rest of the stack runs in a task with an empty context."""
 
-    def __init__(self, app: ASGIApp) -> None:
+class RequestContextMiddleware:
+    """The outermost layer: the rest of the stack runs in a task with a fresh context."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
+        self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+        context = contextvars.Context()
+        context.run(bind, self.runtime)
         loop = asyncio.get_running_loop()
-        # Cancelling this task (a client gone) cancels the one it awaits.
-        await loop.create_task(self.app(scope, receive, send), context=contextvars.Context())
+        # Cancelling this task (a client gone) cancels the one it awaits. Lifespan
+        # events run here too, so start-up code also sees its app's runtime.
+        await loop.create_task(self.app(scope, receive, send), context=context)

@@ -31,11 +31,11 @@ from limits import RateLimitItem, parse
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from service.auth import current_caller
-from service.client_address import client_address
+from service.access.authentication import current_caller
+from service.access.client_address import client_address
+from service.contract import Contract
 from service.errors import ApiError, ErrorCode
 from service.settings import Settings
-from service.spec import Contract
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from service.request_id import current_request_id
+from service.middleware.request_id import current_request_id
 
 FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 

@@ -12,7 +12,7 @@ import json
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.spec import Contract
+from service.contract import Contract
 
 
 class ContractFilesMiddleware:

@@ -1,0 +1,38 @@
+"""What the domain refuses, as small exception types with no idea of HTTP.
+
+`service/errors.py` turns each into the API's error envelope, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+Detail = dict[str, str]
+
+
+class DomainError(Exception):
+    """Something the model layer refuses to do, in words a client may read."""
+
+    def __init__(self, message: str, details: Sequence[Detail] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details) if details else None
+
+
+class NotFound(DomainError):
+    """No such row, or one the viewer may not see (its existence is not leaked)."""
+
+    def __init__(self, resource: str, identifier: object) -> None:
+        super().__init__(f"{resource} '{identifier}' does not exist")
+
+
+class Conflict(DomainError):
+    """A unique value is taken, dependants block a delete, or the last admin would go."""
+
+
+class InvalidToken(DomainError):
+    """A bearer token that is unknown, expired or revoked."""
+
+
+class WrongCredentials(DomainError):
+    """An email and password that do not match (the same words for either mistake)."""

@@ -1,0 +1,58 @@
+"""What one app owns, and how the code serving one of its requests reaches it.
+
+`create_app` builds a `Runtime` (settings, contract, database, password hashing, rate
+limits) and nothing else holds any of it: no module global is written after import.
+The outermost layer (service/middleware/request_context.py) binds the app's runtime
+to each request's own, fresh context, so handlers, hooks and Connexion's security
+callback all find *their* app's runtime, and two apps in one process never meet.
+The Flask app keeps it too, as `app.app.extensions["runtime"]`.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from models.db import Database
+from models.passwords import Passwords
+from service.contract import Contract
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.access.rate_limits import RateLimits
+
+EXTENSION = "runtime"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    contract: Contract
+    database: Database
+    passwords: Passwords
+    rate_limits: RateLimits
+
+
+_current: ContextVar[Runtime] = ContextVar("runtime")
+
+
+def current() -> Runtime:
+    """The runtime of the app serving this request."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError("no request of an app is being served here") from None
+
+
+def bind(runtime: Runtime) -> None:
+    """Make `runtime` current in this context (a request's fresh one)."""
+    _current.set(runtime)
+
+
+def database() -> Database:
+    return current().database
+
+
+def passwords() -> Passwords:
+    return current().passwords
