@@ -23,6 +23,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 
 from bench.seed import PASSWORD, seed
 from tests.servers import free_port, gunicorn_command, wait_until_up
@@ -139,14 +140,27 @@ class PeakRss:
         return self.peak_kib / 1024
 
 
-def post_json(url: str, body: dict) -> dict:
+# mode -> scenario -> figure -> value
+Results = dict[str, dict[str, dict[str, float]]]
+# mode -> scenario -> system -> figure -> value
+Table = dict[str, dict[str, dict[str, dict[str, float]]]]
+
+
+class SystemRun(TypedDict):
+    results: Results
+    rss_mib: float
+    bodies: dict[str, bytes]
+
+
+def post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
     data = json.dumps(body).encode()
     request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as reply:
-        return json.load(reply)
+        answer: dict[str, Any] = json.load(reply)
+        return answer
 
 
-def run_system(system: System, seeded: Path, user_id: str, wrk: str) -> dict:
+def run_system(system: System, seeded: Path, user_id: str, wrk: str) -> SystemRun:
     """Start `system` on a copy of the seeded database, load every scenario, stop it."""
     with tempfile.TemporaryDirectory() as folder:
         database = Path(folder) / "bench.db"
@@ -199,11 +213,12 @@ def run_system(system: System, seeded: Path, user_id: str, wrk: str) -> dict:
 def get_body(url: str, token: str) -> bytes:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=30) as reply:
-        return reply.read()
+        body: bytes = reply.read()
+        return body
 
 
-def median_table(runs: dict[str, list[dict]]) -> dict:
-    table: dict = {}
+def median_table(runs: dict[str, list[SystemRun]]) -> Table:
+    table: Table = {}
     for system, reps in runs.items():
         for mode in MODES:
             for scenario in SCENARIOS:
@@ -215,7 +230,7 @@ def median_table(runs: dict[str, list[dict]]) -> dict:
     return table
 
 
-def render(table: dict, peaks: dict[str, float]) -> str:
+def render(table: Table, peaks: dict[str, float]) -> str:
     lines = [
         f"{'mode':<10} {'scenario':<7} | {'service':>17} | {'flask':>17} | {'fastapi':>17} |"
         f" {'vs flask':>8} {'vs fastapi':>10}",
@@ -250,7 +265,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         seeded = Path(folder) / "seed.db"
         user_id = seed(seeded)[500]
-        runs: dict[str, list[dict]] = {system.name: [] for system in SYSTEMS}
+        runs: dict[str, list[SystemRun]] = {system.name: [] for system in SYSTEMS}
         for rep in range(REPEAT):
             for system in SYSTEMS:
                 print(f"bench: round {rep + 1}/{REPEAT}, {system.name}", flush=True)

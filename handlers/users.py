@@ -75,7 +75,7 @@ def get_me(user: str) -> Response:
     return get_user(user)
 
 
-def delete_user(id_: str, cascade: bool = False) -> Response:
+def delete_user(id_: str, cascade: bool = False) -> Response:  # noqa: FBT001, FBT002 (Connexion passes it by name)
     with database().session() as session:
         user_removal.remove(session, users.get(session, uuid.UUID(id_)), cascade=cascade)
     return None, 204

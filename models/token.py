@@ -76,7 +76,12 @@ class Bearer:
 # Built once: this runs on every authenticated request.
 _BY_HASH = (
     core_select(
-        Token.id, Token.expires_at, Token.revoked_at, Token.last_used_at, User.id, User.role
+        col(Token.id),
+        col(Token.expires_at),
+        col(Token.revoked_at),
+        col(Token.last_used_at),
+        col(User.id),
+        col(User.role),
     )
     .join(User, col(User.id) == Token.user_id)
     .where(col(Token.token_hash) == bindparam("hash"))

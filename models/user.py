@@ -55,7 +55,7 @@ class User(SQLModel, table=True):
         return document(self)
 
 
-def document(user: User | Row[Any]) -> dict[str, Any]:
+def document(user: User | Row[*tuple[Any, ...]]) -> dict[str, Any]:
     """The `User` schema of the contract (with `email`), from a `User` or a row of
     `DOCUMENT_COLUMNS`: what the user themself and admins see."""
     return {
@@ -73,7 +73,7 @@ def sees_email(viewer: Viewer, user_id: uuid.UUID) -> bool:
     return viewer.role == "admin" or viewer.is_(user_id)
 
 
-def seen_by(viewer: Viewer, user: User | Row[Any]) -> dict[str, Any]:
+def seen_by(viewer: Viewer, user: User | Row[*tuple[Any, ...]]) -> dict[str, Any]:
     """`User` for the user themself and admins; `PublicUser` (no `email`) for others."""
     shown = document(user)
     if not sees_email(viewer, user.id):
@@ -83,7 +83,14 @@ def seen_by(viewer: Viewer, user: User | Row[Any]) -> dict[str, Any]:
 
 # Reads select these columns on a plain connection: an ORM session and its objects cost
 # about five times the query itself (bench/README.md).
-DOCUMENT_COLUMNS = (User.id, User.name, User.email, User.role, User.created_at, User.updated_at)
+DOCUMENT_COLUMNS = (
+    col(User.id),
+    col(User.name),
+    col(User.email),
+    col(User.role),
+    col(User.created_at),
+    col(User.updated_at),
+)
 _BY_ID = core_select(*DOCUMENT_COLUMNS).where(col(User.id) == bindparam("id"))
 
 SORT_COLUMNS = {"name": User.name, "email": User.email, "createdAt": User.created_at}

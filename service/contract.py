@@ -27,7 +27,8 @@ class Contract:
 
     @property
     def base_path(self) -> str:
-        return self.document["servers"][0]["url"].rstrip("/")
+        url: str = self.document["servers"][0]["url"]
+        return url.rstrip("/")
 
     @cached_property
     def _path_patterns(self) -> list[tuple[re.Pattern[str], list[str]]]:
@@ -69,8 +70,8 @@ class Contract:
 
     def query_default(self, operation_id: str, name: str) -> str:
         """A query parameter's default as it would be written in a URL (`false`, `20`)."""
-        for parameter in self.operations[operation_id].get("parameters", []):
-            parameter = self.resolve(parameter)
+        for declared in self.operations[operation_id].get("parameters", []):
+            parameter = self.resolve(declared)
             if parameter["in"] == "query" and parameter["name"] == name:
                 default = self.resolve(parameter.get("schema", {})).get("default")
                 return str(default).lower() if default is not None else ""

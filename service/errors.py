@@ -133,7 +133,7 @@ def internal_error() -> ApiError:
 def from_domain(error: DomainError) -> ApiError:
     """The API error a domain error becomes (500 for one this table does not know)."""
     for kind in type(error).__mro__:
-        code = DOMAIN_CODES.get(kind)  # type: ignore[call-overload]
+        code = DOMAIN_CODES.get(kind)
         if code is not None:
             return ApiError(code, error.message, details=error.details)
     return internal_error()

@@ -31,7 +31,7 @@ def _integer(environ: Mapping[str, str], name: str, default: int, minimum: int) 
     return value
 
 
-def _boolean(environ: Mapping[str, str], name: str, default: bool) -> bool:
+def _boolean(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
     raw = environ.get(name, "").strip().lower()
     if not raw:
         return default
@@ -50,6 +50,20 @@ def _origins(raw: str) -> tuple[str, ...]:
                 f"CORS_ORIGINS takes exact origins such as https://app.example.com, got {origin!r}"
             )
     return origins
+
+
+def _storage_uri(raw: str) -> str:
+    """A `limits` storage URI the synchronous limiter can use."""
+    uri = raw.strip() or "memory://"
+    if uri.startswith("async+"):
+        # limits' asyncio storages return coroutines to a synchronous caller: every
+        # check would fail, and limits would silently be off (fail open).
+        raise SettingsError(f"RATELIMIT_STORAGE_URI must not be an async+ storage, got {uri!r}")
+    if "://" not in uri:
+        raise SettingsError(
+            f"RATELIMIT_STORAGE_URI must be a URI such as redis://host:6379, got {uri!r}"
+        )
+    return uri
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,7 @@ class Settings:
         return cls(
             environment=environment,
             database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
-            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+            ratelimit_storage_uri=_storage_uri(env.get("RATELIMIT_STORAGE_URI", "")),
             ratelimit_enabled=_boolean(env, "RATELIMIT_ENABLED", default=True),
             ratelimit_scale=_integer(env, "RATELIMIT_SCALE", 1, minimum=1),
             cors_origins=_origins(env.get("CORS_ORIGINS", "")),

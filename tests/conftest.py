@@ -87,14 +87,20 @@ def leak_check(database_url: str, caplog: pytest.LogCaptureFixture) -> Iterator[
 
 
 @pytest.fixture
-def client(app: connexion.FlaskApp, clean_database: None, leak_check: Recorder) -> TestClient:
+def client(
+    app: connexion.FlaskApp,
+    clean_database: None,  # noqa: ARG001 (set up and torn down around the test)
+    leak_check: Recorder,
+) -> TestClient:
     """A client of the session's app on an empty database, its bodies checked for leaks."""
     return leak_check(app.test_client())
 
 
 @pytest.fixture
 def app_with(
-    settings: Settings, clean_database: None, leak_check: Recorder
+    settings: Settings,
+    clean_database: None,  # noqa: ARG001 (set up and torn down around the test)
+    leak_check: Recorder,
 ) -> Iterator[Callable[..., TestClient]]:
     """Clients of further apps with some settings changed (and maybe another contract),
     on the same empty database, their bodies checked for leaks too."""

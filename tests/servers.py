@@ -20,7 +20,8 @@ BIN = Path(sys.executable).parent
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def migrate(env: Mapping[str, str]) -> None:

@@ -45,13 +45,13 @@ def test_operation_ids_are_unique_snake_case_verbs():
 
 
 @pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
-def test_each_operation_has_a_handler_with_its_name(path, method, operation):
+def test_each_operation_has_a_handler_with_its_name(path, method, operation):  # noqa: ARG001
     module = importlib.import_module(operation["x-openapi-router-controller"])
     assert callable(getattr(module, operation["operationId"]))
 
 
 @pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
-def test_each_operation_declares_its_errors_and_request_id(path, method, operation):
+def test_each_operation_declares_its_errors_and_request_id(path, method, operation):  # noqa: ARG001
     responses = operation["responses"]
     assert {"400", "500"} <= set(responses)
     if "{id}" in path:
@@ -78,7 +78,7 @@ def _schemas_in(node: Any) -> Iterator[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
-def test_every_input_is_bounded(path, method, operation):
+def test_every_input_is_bounded(path, method, operation):  # noqa: ARG001
     """Unbounded integers overflow the database and unbounded strings waste it."""
     inputs = [*DOCUMENT["paths"][path].get("parameters", []), *operation.get("parameters", [])]
     inputs.append(operation.get("requestBody", {}))
@@ -99,7 +99,7 @@ def test_every_create_links_to_its_read():
 
 
 @pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
-def test_security_is_declared_and_answered(path, method, operation):
+def test_security_is_declared_and_answered(path, method, operation):  # noqa: ARG001
     """Public operations say `security: []`; protected ones declare 401 (and 403 if ruled)."""
     security = operation.get("security", DOCUMENT["security"])
     public = security == [] or {} in security

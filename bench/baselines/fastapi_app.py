@@ -30,7 +30,7 @@ def list_users(page: int = 1, limit: int = 20) -> Response:
             .limit(limit)
         ).all()
         total = session.exec(select(func.count()).select_from(User)).one()
-        data = [row.public() for row in rows]
+        data = [row.document() for row in rows]
     pagination = {"page": page, "limit": limit, "total": total, "totalPages": -(-total // limit)}
     return respond({"data": data, "pagination": pagination})
 
@@ -41,7 +41,7 @@ def get_user(user_id: uuid.UUID) -> Response:
         user = session.get(User, user_id)
         if user is None:
             return respond({"error": {"code": "NOT_FOUND", "message": "no such user"}}, 404)
-        return respond({"data": user.public()})
+        return respond({"data": user.document()})
 
 
 @app.post("/api/users")
@@ -65,4 +65,4 @@ async def create_user(request: Request) -> Response:
     with Session(engine, expire_on_commit=False) as session:
         session.add(user)
         session.commit()
-    return respond({"data": user.public()}, 201, {"Location": f"/api/users/{user.id}"})
+    return respond({"data": user.document()}, 201, {"Location": f"/api/users/{user.id}"})

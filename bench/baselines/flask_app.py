@@ -50,7 +50,7 @@ def get_user(user_id: str) -> Response:
 def create_user() -> Response:
     body = request.get_json(silent=True)
     reason = invalid(body)
-    if reason:
+    if reason or body is None:
         return respond({"error": {"code": "VALIDATION_ERROR", "message": reason}}, 400)
     now = datetime.now(UTC)
     row = (uuid.uuid4(), body["name"].strip(" "), body["email"].lower(), "user", now, now)

@@ -157,7 +157,10 @@ class RateLimits:
         }
         self.trusted_hops = settings.trusted_proxy_hops
         self.enabled = settings.ratelimit_enabled
-        self.storage = storage_from_string(settings.ratelimit_storage_uri)
+        storage = storage_from_string(settings.ratelimit_storage_uri)
+        if not isinstance(storage, Storage):  # settings refuse async storages already
+            raise TypeError(f"{settings.ratelimit_storage_uri!r} is an asyncio storage")
+        self.storage = storage
         self.window_ends = WindowEnds(self.storage)
         self.log = _Throttled()
         self.auth_failures = AuthFailures(

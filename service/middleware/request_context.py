@@ -31,7 +31,10 @@ class RequestContextMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         context = contextvars.Context()
         context.run(bind, self.runtime)
-        loop = asyncio.get_running_loop()
+
+        async def rest() -> None:
+            await self.app(scope, receive, send)
+
         # Cancelling this task (a client gone) cancels the one it awaits. Lifespan
         # events run here too, so start-up code also sees its app's runtime.
-        await loop.create_task(self.app(scope, receive, send), context=context)
+        await asyncio.get_running_loop().create_task(rest(), context=context)

@@ -33,7 +33,7 @@ class FairAcceptLoop(asyncio.SelectorEventLoop):
         sock: Any,
         sslcontext: Any = None,
         server: Any = None,
-        backlog: int = 100,
+        backlog: int = 100,  # noqa: ARG002 (replaced by ACCEPTS_PER_WAKEUP)
         *args: Any,
         **kwargs: Any,
     ) -> None:

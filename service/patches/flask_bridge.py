@@ -15,7 +15,7 @@ request to the pool; `WSGI_THREADS=0` runs every request in the loop.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, cast
 
 from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi import build_environ
@@ -52,7 +52,9 @@ class FlaskBridge:
         self._wsgi = wsgi
         self._inline = InlineWSGIMiddleware(wsgi)
         self._pooled: ASGIApp = (
-            WSGIMiddleware(wsgi, workers=self.threads) if self.threads else self._inline
+            cast(ASGIApp, WSGIMiddleware(wsgi, workers=self.threads))
+            if self.threads
+            else self._inline
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,7 +65,7 @@ class FlaskBridge:
 
 def bridge_to_flask(app: FlaskApp, settings: Settings) -> None:
     """Put a `FlaskBridge` where Connexion's a2wsgi bridge was (10 threads, no option)."""
-    side = app._middleware_app
+    side = app._middleware_app  # noqa: SLF001 (the patch)
     side.asgi_app = FlaskBridge(
         side.app.wsgi_app, threads=settings.wsgi_threads, inline_reads=settings.inline_reads
     )
@@ -90,13 +92,15 @@ class InlineWSGIMiddleware:
         started: dict[str, Any] = {}
 
         def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+            status: str,
+            headers: list[tuple[str, str]],
+            exc_info: Any = None,  # noqa: ARG001 (WSGI's signature; errors propagate)
         ) -> Any:
             started["status"] = int(status.split(" ", 1)[0])
             started["headers"] = [
                 (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
             ]
-            return lambda chunk: chunks.append(chunk)
+            return chunks.append
 
         chunks: list[bytes] = []
         result = self.app(build_environ(scope, io.BytesIO(bytes(body))), start_response)  # type: ignore[arg-type]

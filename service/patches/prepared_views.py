@@ -41,12 +41,12 @@ def prepare_views(app: flask.Flask) -> None:
             decorator = PreparedFlaskDecorator(
                 pythonic_params=view.pythonic_params, jsonifier=view.jsonifier
             )
-            app.view_functions[endpoint] = decorator(view._fn)
+            app.view_functions[endpoint] = decorator(view._fn)  # noqa: SLF001 (the patch)
 
 
 def prepare_views_of(app: FlaskApp) -> None:
     """Prepare the views of every API as soon as Connexion adds it to the Flask side."""
-    flask_side: FlaskASGIApp = app._middleware_app
+    flask_side: FlaskASGIApp = app._middleware_app  # noqa: SLF001 (the patch)
     add_api = flask_side.add_api
 
     def add_api_and_prepare(specification: Any, **kwargs: Any) -> Any:
@@ -54,4 +54,4 @@ def prepare_views_of(app: FlaskApp) -> None:
         prepare_views(flask_side.app)
         return api
 
-    flask_side.add_api = add_api_and_prepare  # type: ignore[method-assign]
+    flask_side.add_api = add_api_and_prepare

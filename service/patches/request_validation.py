@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncGenerator, Iterable, Iterator
-from typing import Any
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
+from typing import Any, cast
 
 import jsonschema_rs
 from connexion.datastructures import MediaTypeDict
@@ -51,12 +51,12 @@ def _details(error: ValidationError, location: str, prefix: str = "") -> Iterato
     path = [*base, *error.absolute_path]
     instance = error.instance
     if error.validator == "required" and isinstance(instance, dict):
-        for name in error.validator_value:
+        for name in cast(list[str], error.validator_value):
             if name not in instance:
                 yield {"field": _field([*path, name]), "in": location, "message": "is required"}
         return
     if error.validator == "additionalProperties" and isinstance(instance, dict):
-        known = set(error.schema.get("properties", {}))
+        known = set(cast(dict[str, Any], error.schema).get("properties", {}))
         for name in instance:
             if name not in known:
                 yield {
@@ -120,7 +120,9 @@ def _ecma_pattern(
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-RequestValidator = validators.extend(Draft4RequestValidator, {"pattern": _ecma_pattern})
+RequestValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft4RequestValidator, {"pattern": _ecma_pattern}
+)
 
 # Connexion hands over the same schema objects on every request (they live as long as
 # the app), so their identity is a sound key; the schema is kept to pin that identity.
@@ -152,7 +154,7 @@ class BodyValidator(JSONRequestBodyValidator):
     def _validator(self) -> Draft4Validator:
         return _validator_for(self._schema)
 
-    async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
+    async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:  # noqa: ARG002
         raw = b"".join([chunk async for chunk in stream])
         if not raw:
             return None
@@ -211,7 +213,7 @@ class ParametersValidator(ParameterValidator):
                 {"field": name, "in": "query", "message": "is not a known parameter"}
                 for name in sorted(unknown)
             ]
-        sources = {
+        sources: dict[str, Callable[[dict[str, Any]], Any]] = {
             "query": lambda p: request.query_params.get(p["name"]),
             "path": lambda p: request.path_params.get(p["name"].replace("-", "_")),
             "header": lambda p: request.headers.get(p["name"]),

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(
 def page_servers() -> Iterator[tuple[str, str]]:
     """Two origins serving the probe page: the first will be allowed, the second not."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HERE))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    handler.log_message = lambda *_args: None  # type: ignore[method-assign]
     servers = [
         http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler) for _ in range(2)
     ]

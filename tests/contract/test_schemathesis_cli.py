@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.contract import stats
 from tests.contract.live import run_contract
 
 
-def test_cli_finds_no_issue_in_any_phase(database_url, client):
+@pytest.mark.usefixtures("clean_database")
+def test_cli_finds_no_issue_in_any_phase(database_url):
     """On each backend; `client` empties the tables before and after."""
     for kind, result in zip(
         ("anonymous", "admin"),

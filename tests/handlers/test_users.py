@@ -295,7 +295,8 @@ class TestUpdate:
         assert response.status_code == 400
         assert fields_of(error_of(response)) == {"name"}
 
-    def test_patch_to_a_taken_email_conflicts(self, client, admin):
+    @pytest.mark.usefixtures("admin")  # root@example.com is taken
+    def test_patch_to_a_taken_email_conflicts(self, client):
         me = account(client)
         response = client.patch(
             f"/api/users/{me.id}", json={"email": "ROOT@example.com"}, headers=me.headers

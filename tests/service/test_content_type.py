@@ -80,7 +80,7 @@ def test_huge_integers_in_the_query_are_400(client, admin):
         assert error_of(response)["details"][0]["field"] == parameter
 
 
-def test_a_body_without_content_type_never_reaches_the_handler_as_bytes(client, admin):
+def test_a_body_without_content_type_never_reaches_the_handler_as_bytes(client):
     """The outside probe: an anonymous sign-up as an admin, without Content-Type."""
     body = b'{"name": "Ab", "email": "x@y.zz", "password": "12345678", "role": "admin"}'
     response = client.post("/api/users", content=body, headers={"Content-Type": ""})

@@ -17,7 +17,7 @@ def small_client(app_with) -> TestClient:
     return app_with(max_body_bytes=LIMIT)
 
 
-def test_a_declared_large_body_is_refused_before_reading(small_client, client):
+def test_a_declared_large_body_is_refused_before_reading(small_client):
     response = small_client.post(
         "/api/users", json=user_payload(name="x" * 60, password="p" * 100) | {"pad": "y" * LIMIT}
     )
@@ -29,7 +29,7 @@ def test_a_declared_large_body_is_refused_before_reading(small_client, client):
     assert response.headers["x-request-id"]
 
 
-def test_a_chunked_body_without_length_is_counted(small_client, client):
+def test_a_chunked_body_without_length_is_counted(small_client):
     def chunks() -> Iterator[bytes]:
         yield b'{"name": "'
         for _ in range(20):
@@ -42,7 +42,7 @@ def test_a_chunked_body_without_length_is_counted(small_client, client):
     assert response.status_code == 413
 
 
-def test_a_small_chunked_body_is_read_and_validated(small_client, client):
+def test_a_small_chunked_body_is_read_and_validated(small_client):
     def chunks() -> Iterator[bytes]:
         yield b'{"name": "Chunky", "email": "chunk@example.com",'
         yield b' "password": "chunky password"}'

@@ -52,7 +52,7 @@ def test_the_declared_limit_is_the_enforced_one(client, limited):
     assert refused.headers["x-request-id"]
 
 
-def test_the_document_default_applies_to_other_operations(client, limited):
+def test_the_document_default_applies_to_other_operations(limited):
     response = limited().get("/api/health")
     assert response.headers["x-ratelimit-limit"] == str(DEFAULT.amount)
 
@@ -68,7 +68,7 @@ def test_each_user_has_their_own_bucket(client, limited):
     assert int(theirs) == DEFAULT.amount - 1
 
 
-def test_a_spoofed_forwarded_for_does_not_pick_a_new_bucket(client, limited):
+def test_a_spoofed_forwarded_for_does_not_pick_a_new_bucket(limited):
     api = limited()
     seen = [
         int(
@@ -81,7 +81,7 @@ def test_a_spoofed_forwarded_for_does_not_pick_a_new_bucket(client, limited):
     assert seen == [DEFAULT.amount - 1, DEFAULT.amount - 2, DEFAULT.amount - 3]
 
 
-def test_a_trusted_proxys_forwarded_for_does(client, limited):
+def test_a_trusted_proxys_forwarded_for_does(limited):
     api = limited(trusted_proxy_hops=1)
     seen = {
         api.get("/api/health", headers={"X-Forwarded-For": f"10.0.0.{n}"}).headers[
@@ -92,7 +92,7 @@ def test_a_trusted_proxys_forwarded_for_does(client, limited):
     assert seen == {str(DEFAULT.amount - 1)}
 
 
-def test_the_window_resets(client, limited):
+def test_the_window_resets(limited):
     contract = Contract(copy.deepcopy(CONTRACT.document), CONTRACT.text)
     health = contract.document["paths"]["/health"]["get"]
     health["x-rate-limit"] = "2/second"
@@ -116,7 +116,7 @@ def test_wrong_passwords_from_one_address_end_in_429(client, limited):
     assert int(right.headers["retry-after"]) >= 1
 
 
-def test_bad_tokens_count_as_failed_credentials(client, limited):
+def test_bad_tokens_count_as_failed_credentials(limited):
     api = limited()
     bad = {"Authorization": "Bearer " + "x" * 43}
     statuses = [
@@ -126,13 +126,19 @@ def test_bad_tokens_count_as_failed_credentials(client, limited):
     assert error_of(api.get("/api/me", headers=bad))["code"] == "RATE_LIMITED"
 
 
-def test_storage_down_means_serving_without_limits(client, limited, caplog):
+def test_storage_down_means_serving_without_limits(limited, caplog):
     api = limited(ratelimit_storage_uri="redis://127.0.0.1:1/0")
     responses = [api.get("/api/health") for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert "x-ratelimit-limit" not in responses[0].headers
     bad = {"Authorization": "Bearer " + "x" * 43}
     assert api.get("/api/me", headers=bad).status_code == 401
+    # Said once (a minute), not once per request: and said at all, so limits were tried.
+    said = [r for r in caplog.records if "serving without rate limits" in r.getMessage()]
+    assert [r.getMessage() for r in said] == [
+        "Rate-limit storage failed; serving without rate limits meanwhile"
+    ]
+    assert said[0].exc_info is not None
 
 
 def test_window_ends_are_known_from_the_first_hit_and_asked_for_otherwise():

@@ -47,7 +47,8 @@ def hammer(storage: str, database_url: str) -> list[tuple[int, int, int]]:
         return [answer_of(f"{(first, second)[n % 2]}/api/posts") for n in range(SENT)]
 
 
-def test_two_instances_enforce_one_combined_limit(database_url, client):
+@pytest.mark.usefixtures("clean_database")
+def test_two_instances_enforce_one_combined_limit(database_url):
     assert REDIS_URL is not None
     answers = hammer(REDIS_URL, database_url)
     statuses = [status for status, _, _ in answers]
@@ -65,7 +66,8 @@ def test_two_instances_enforce_one_combined_limit(database_url, client):
     assert max(resets) - min(resets) <= 1, resets
 
 
-def test_in_memory_each_instance_counts_alone(database_url, client):
+@pytest.mark.usefixtures("clean_database")
+def test_in_memory_each_instance_counts_alone(database_url):
     answers = hammer("memory://", database_url)
     statuses = [status for status, _, _ in answers]
     accepted, refused = statuses.count(200), statuses.count(429)

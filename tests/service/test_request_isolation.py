@@ -121,7 +121,7 @@ def stale_admin_context(admin_id: str) -> contextvars.Context:
     return contextvars.Context().run(fill)
 
 
-def test_a_handler_never_sees_the_previous_requests_caller(app, client, admin, database_url):
+def test_a_handler_never_sees_the_previous_requests_caller(app, client, admin):
     """The ASGI app called from a context holding an earlier admin's operation and
     caller: an unrouted request is a 404 and changes nothing; a routed anonymous one is
     anonymous."""
@@ -148,7 +148,7 @@ def test_each_request_starts_from_a_fresh_context_holding_its_apps_runtime(app):
     marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker")
     seen: list[tuple[str | None, Any]] = []
 
-    async def inner(scope: Any, receive: Any, send: Any) -> None:
+    async def inner(_scope: Any, _receive: Any, _send: Any) -> None:
         seen.append((marker.get(None), runtime.current()))
         marker.set("set by a request")
 

@@ -24,7 +24,7 @@ def pending_connections(listener: socket.socket) -> int:
 def accepted_in_one_wakeup(loop: asyncio.AbstractEventLoop, burst: int) -> tuple[int, int]:
     """(connections the loop accepted when its listener woke it once, connections left)."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=64)
-    listener.setblocking(False)
+    listener.setblocking(False)  # noqa: FBT003
     clients = [socket.create_connection(listener.getsockname()) for _ in range(burst)]
     transports: list[asyncio.BaseTransport] = []
 
@@ -34,7 +34,7 @@ def accepted_in_one_wakeup(loop: asyncio.AbstractEventLoop, burst: int) -> tuple
 
     async def wake_once() -> None:
         server = asyncio.Server(loop, [], Accepted, None, 100, None, None)
-        loop._accept_connection(Accepted, listener, None, server)  # type: ignore[attr-defined]
+        loop._accept_connection(Accepted, listener, None, server)  # type: ignore[attr-defined]  # noqa: SLF001
         for _ in range(10):  # let the accepted connections finish their set-up
             await asyncio.sleep(0)
 

@@ -18,7 +18,7 @@ def inline_client(app_with) -> TestClient:
     return app_with(wsgi_threads=0, raise_server_exceptions=False)
 
 
-def test_requests_bodies_errors_and_headers_go_through(inline_client, client):
+def test_requests_bodies_errors_and_headers_go_through(inline_client):
     created = inline_client.post("/api/users", json=user_payload(name="Inline User"))
     assert created.status_code == 201
     assert created.headers["location"].startswith("/api/users/")
