@@ -35,7 +35,10 @@ from service.middleware.security_headers import SecurityHeadersMiddleware
 from service.patches.allowlist_cors import AllowlistCORSMiddleware
 from service.patches.flask_bridge import bridge_to_flask
 from service.patches.prepared_views import prepare_views_of
-from service.patches.request_validation import VALIDATOR_MAP_WITH_DETAILS
+from service.patches.request_validation import (
+    VALIDATOR_MAP_WITH_DETAILS,
+    refuse_unvalidated_parameters,
+)
 from service.runtime import EXTENSION, Runtime
 from service.settings import Settings
 
@@ -61,6 +64,7 @@ def create_app(
     settings = settings or Settings.from_env()
     configure_logging()
     contract = contract or Contract.load()
+    refuse_unvalidated_parameters(contract)
     runtime = build_runtime(settings, contract)
 
     app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR, jsonifier=COMPACT_JSON)

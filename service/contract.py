@@ -49,6 +49,16 @@ class Contract:
                     found[item[method]["operationId"]] = item[method]
         return found
 
+    def path_item_of(self, operation_id: str) -> dict[str, Any]:
+        """The path item that holds the operation (its shared parameters live there)."""
+        for item in self.document["paths"].values():
+            if any(
+                item.get(method, {}).get("operationId") == operation_id for method in HTTP_METHODS
+            ):
+                found: dict[str, Any] = item
+                return found
+        raise KeyError(operation_id)
+
     def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
         """Follow local `$ref`s to the node they name."""
         while "$ref" in node:

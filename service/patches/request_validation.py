@@ -27,6 +27,7 @@ from jsonschema import Draft4Validator, FormatChecker, ValidationError, validato
 from starlette.types import Scope
 
 from service import errors
+from service.contract import Contract
 
 ROOT = "$"
 
@@ -234,3 +235,25 @@ VALIDATOR_MAP_WITH_DETAILS: dict[str, Any] = {
     "parameter": ParametersValidator,
     "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": BodyValidator}),
 }
+
+
+class UnsupportedParameter(ValueError):
+    """The contract declares a parameter `ParametersValidator` would not check."""
+
+
+def refuse_unvalidated_parameters(contract: Contract) -> None:
+    """Stop start-up on cookie parameters and `nullable` parameter schemas.
+
+    `ParametersValidator` checks path, query and header parameters only, and checks a
+    null against the schema as any other value; Connexion's own validator handled both.
+    Rather than letting such a parameter through unchecked, the service refuses to start.
+    """
+    for operation_id, operation in contract.operations.items():
+        path_item = contract.path_item_of(operation_id)
+        for declared in [*path_item.get("parameters", []), *operation.get("parameters", [])]:
+            parameter = contract.resolve(declared)
+            where = f"{operation_id}: parameter {parameter['name']!r}"
+            if parameter["in"] == "cookie":
+                raise UnsupportedParameter(f"{where} is a cookie; only path, query and header")
+            if contract.resolve(parameter.get("schema", {})).get("nullable"):
+                raise UnsupportedParameter(f"{where} is nullable; parameters cannot be null")
