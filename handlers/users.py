@@ -41,7 +41,7 @@ def create_user(body: dict[str, Any]) -> Response:
 
 
 def get_user(id_: str) -> Response:
-    """`email` only for the user themself and admins (`PublicUser` for the others)."""
+    """`email` only for the user themself and admins (the contract's `UserView`)."""
     with database().read() as connection:
         return {"data": users.document_by_id(connection, uuid.UUID(id_), current_viewer())}, 200
 

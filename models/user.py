@@ -74,7 +74,7 @@ def sees_email(viewer: Viewer, user_id: uuid.UUID) -> bool:
 
 
 def seen_by(viewer: Viewer, user: User | Row[*tuple[Any, ...]]) -> dict[str, Any]:
-    """`User` for the user themself and admins; `PublicUser` (no `email`) for others."""
+    """The contract's `UserView`: with `email` for the user themself and admins only."""
     shown = document(user)
     if not sees_email(viewer, user.id):
         del shown["email"]

@@ -14,6 +14,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import make_url
 
 from models.db import make_engine
 
@@ -30,7 +31,22 @@ def backends() -> list[str]:
 
 
 def postgres_url() -> str:
-    return os.environ["DATABASE_URL"]
+    """DATABASE_URL; under pytest-xdist, a database of that server for this worker alone."""
+    base = os.environ["DATABASE_URL"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return base
+    url = make_url(base)
+    name = f"{url.database}_{worker}"
+    engine = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        known = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        )
+        if known.first() is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_postgres(url: str) -> None:

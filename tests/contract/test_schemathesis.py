@@ -18,7 +18,8 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from tests.builders import make_admin
 from tests.contract import stats
 
-EXAMPLES_PER_OPERATION = 30
+# A quick pass for `make test`; `make contract` runs the CLI with every phase and more.
+EXAMPLES_PER_OPERATION = 12
 ADMIN_EMAIL = "fuzz-admin@example.com"
 ADMIN_PASSWORD = "fuzz admin password"
 

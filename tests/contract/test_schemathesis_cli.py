@@ -12,6 +12,7 @@ from tests.contract import stats
 from tests.contract.live import run_contract
 
 
+@pytest.mark.cli_contract
 @pytest.mark.usefixtures("clean_database")
 def test_cli_finds_no_issue_in_any_phase(database_url):
     """On each backend; `client` empties the tables before and after."""

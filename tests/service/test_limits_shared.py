@@ -17,7 +17,17 @@ from service.contract import Contract
 from tests.contract import stats
 from tests.servers import running_server
 
-REDIS_URL = os.environ.get("REDIS_URL")
+
+def redis_url_of_this_worker() -> str | None:
+    """REDIS_URL, on a database of its own for each pytest-xdist worker (they flush it)."""
+    url = os.environ.get("REDIS_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+    if not url:
+        return None
+    return f"{url.rsplit('/', 1)[0]}/{int(worker.removeprefix('gw')) + 2}"
+
+
+REDIS_URL = redis_url_of_this_worker()
 LIMIT = parse(Contract.load().document["x-rate-limit-default"])
 SENT = LIMIT.amount + 40
 
