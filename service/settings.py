@@ -78,8 +78,6 @@ class Settings:
     trusted_proxy_hops: int = 0
     max_body_bytes: int = 1_048_576
     validate_responses: bool = True
-    host: str = "127.0.0.1"
-    port: int = 8000
     # Threads that run Flask for writes in each worker (a2wsgi's pool); 0: none, every
     # request runs in the event loop. Reads run in the event loop unless inline_reads is off.
     wsgi_threads: int = 2
@@ -107,8 +105,6 @@ class Settings:
             validate_responses=_boolean(
                 env, "VALIDATE_RESPONSES", default=environment != "production"
             ),
-            host=env.get("HOST", "").strip() or "127.0.0.1",
-            port=_integer(env, "PORT", 8000, minimum=1),
             wsgi_threads=_integer(env, "WSGI_THREADS", 2, minimum=0),
             inline_reads=_boolean(env, "INLINE_READS", default=True),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),

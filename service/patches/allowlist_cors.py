@@ -22,15 +22,11 @@ from service.errors import ApiError, ErrorCode, render_asgi
 ALLOWED_HEADERS = (
     "Authorization",
     "Content-Type",
-    "Idempotency-Key",
-    "If-Match",
-    "If-None-Match",
     "X-Request-ID",
 )
 EXPOSED_HEADERS = (
     "Location",
     "Link",
-    "ETag",
     "X-Request-ID",
     "Retry-After",
     "X-RateLimit-Limit",

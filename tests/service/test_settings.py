@@ -12,7 +12,6 @@ def test_defaults_need_no_environment():
     assert settings.database_url == "sqlite:///data/app.db"
     assert settings.ratelimit_storage_uri == "memory://"
     assert settings.cors_origins == ()
-    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.validate_responses is True
 
 
@@ -28,17 +27,16 @@ def test_values_are_parsed():
             "CORS_ORIGINS": "https://a.example, http://127.0.0.1:3000/",
             "TRUSTED_PROXY_HOPS": "2",
             "MAX_BODY_BYTES": "1024",
-            "PORT": "9000",
         }
     )
     assert settings.cors_origins == ("https://a.example", "http://127.0.0.1:3000")
-    assert (settings.trusted_proxy_hops, settings.max_body_bytes, settings.port) == (2, 1024, 9000)
+    assert (settings.trusted_proxy_hops, settings.max_body_bytes) == (2, 1024)
 
 
 @pytest.mark.parametrize(
     ("environ", "named"),
     [
-        ({"PORT": "eighty"}, "PORT"),
+        ({"WSGI_THREADS": "eight"}, "WSGI_THREADS"),
         ({"MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES"),
         ({"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS"),
         ({"VALIDATE_RESPONSES": "maybe"}, "VALIDATE_RESPONSES"),
@@ -49,3 +47,9 @@ def test_values_are_parsed():
 def test_bad_values_are_refused_by_name(environ, named):
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(environ)
+
+
+@pytest.mark.parametrize("uri", ["async+redis://127.0.0.1:6379", "redis"])
+def test_unusable_rate_limit_storages_are_refused(uri):
+    with pytest.raises(SettingsError, match="RATELIMIT_STORAGE_URI"):
+        Settings.from_env({"RATELIMIT_STORAGE_URI": uri})
