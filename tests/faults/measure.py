@@ -219,7 +219,8 @@ def post_json(base_url: str, path: str, body: dict[str, str]) -> dict[str, objec
         answer = json.loads(response.read())
         if response.status >= 300:
             raise RuntimeError(f"POST {path}: {response.status} {answer}")
-        return answer["data"]
+        data: dict[str, object] = answer["data"]
+        return data
     finally:
         connection.close()
 

@@ -68,10 +68,13 @@ def redis_client(url: str, proxy: FaultProxy, timeout: float = PATIENT) -> redis
 def select(connection: psycopg.Connection, value: int) -> int:
     row = connection.execute("SELECT %s::int", (value,)).fetchone()
     assert row is not None
-    return row[0]
+    answer: int = row[0]
+    return answer
 
 
-def test_pass_forwards_both_ways(postgres_url, redis_url, pg_proxy, redis_proxy):
+def test_pass_forwards_both_ways(
+    postgres_url: str, redis_url: str, pg_proxy: FaultProxy, redis_proxy: FaultProxy
+) -> None:
     with pg_connect(postgres_url, pg_proxy) as connection:
         assert select(connection, 1) == 1
     assert redis_client(redis_url, redis_proxy).ping() is True
@@ -82,7 +85,9 @@ def test_pass_forwards_both_ways(postgres_url, redis_url, pg_proxy, redis_proxy)
         assert proxy.stats.refused == 0
 
 
-def test_refuse_fails_new_connections_fast(postgres_url, redis_url, pg_proxy, redis_proxy):
+def test_refuse_fails_new_connections_fast(
+    postgres_url: str, redis_url: str, pg_proxy: FaultProxy, redis_proxy: FaultProxy
+) -> None:
     pg_proxy.set_mode(REFUSE)
     redis_proxy.set_mode("refuse")
     started = time.monotonic()
@@ -101,7 +106,9 @@ def test_refuse_fails_new_connections_fast(postgres_url, redis_url, pg_proxy, re
     assert pg_proxy.stats.bytes_down == redis_proxy.stats.bytes_down == 0
 
 
-def test_refuse_cuts_open_connections(postgres_url, redis_url, pg_proxy, redis_proxy):
+def test_refuse_cuts_open_connections(
+    postgres_url: str, redis_url: str, pg_proxy: FaultProxy, redis_proxy: FaultProxy
+) -> None:
     client = redis_client(redis_url, redis_proxy)
     with pg_connect(postgres_url, pg_proxy) as connection:
         assert select(connection, 1) == 1
@@ -119,7 +126,9 @@ def test_refuse_cuts_open_connections(postgres_url, redis_url, pg_proxy, redis_p
     assert pg_proxy.stats.open == redis_proxy.stats.open == 0
 
 
-def test_silent_accepts_and_never_answers(postgres_url, redis_url, pg_proxy, redis_proxy):
+def test_silent_accepts_and_never_answers(
+    postgres_url: str, redis_url: str, pg_proxy: FaultProxy, redis_proxy: FaultProxy
+) -> None:
     pg_proxy.set_mode(SILENT)
     redis_proxy.set_mode("silent")
     started = time.monotonic()
@@ -138,7 +147,9 @@ def test_silent_accepts_and_never_answers(postgres_url, redis_url, pg_proxy, red
         assert proxy.stats.bytes_forwarded == 0
 
 
-def test_silent_holds_open_connections_until_pass(postgres_url, redis_url, pg_proxy, redis_proxy):
+def test_silent_holds_open_connections_until_pass(
+    postgres_url: str, redis_url: str, pg_proxy: FaultProxy, redis_proxy: FaultProxy
+) -> None:
     client = redis_client(redis_url, redis_proxy, timeout=0.5)
     assert client.ping() is True
     with pg_connect(postgres_url, pg_proxy) as connection:
@@ -159,7 +170,9 @@ def test_silent_holds_open_connections_until_pass(postgres_url, redis_url, pg_pr
         assert select(connection, 3) == 3
 
 
-def test_latency_delays_each_round_trip(postgres_url, redis_url, pg_proxy, redis_proxy):
+def test_latency_delays_each_round_trip(
+    postgres_url: str, redis_url: str, pg_proxy: FaultProxy, redis_proxy: FaultProxy
+) -> None:
     delay = 0.15
     client = redis_client(redis_url, redis_proxy)
     with pg_connect(postgres_url, pg_proxy) as connection:
@@ -181,7 +194,9 @@ def test_latency_delays_each_round_trip(postgres_url, redis_url, pg_proxy, redis
         assert select(connection, 3) == 3
 
 
-def test_pass_after_a_fault_serves_new_connections(postgres_url, redis_url, pg_proxy, redis_proxy):
+def test_pass_after_a_fault_serves_new_connections(
+    postgres_url: str, redis_url: str, pg_proxy: FaultProxy, redis_proxy: FaultProxy
+) -> None:
     for fault in (REFUSE, SILENT):
         with pg_proxy.fault(fault), redis_proxy.fault(fault):
             assert pg_proxy.mode == redis_proxy.mode == fault
@@ -191,7 +206,7 @@ def test_pass_after_a_fault_serves_new_connections(postgres_url, redis_url, pg_p
         assert redis_client(redis_url, redis_proxy).ping() is True
 
 
-def test_stop_returns_while_a_client_hangs(postgres_url, pg_proxy):
+def test_stop_returns_while_a_client_hangs(postgres_url: str, pg_proxy: FaultProxy) -> None:
     pg_proxy.set_mode(SILENT)
     errors: list[Exception] = []
 
@@ -238,7 +253,7 @@ def echo_server() -> Iterator[tuple[str, int]]:
     thread.join()
 
 
-def test_latency_keeps_order_and_counts_every_byte(echo_server):
+def test_latency_keeps_order_and_counts_every_byte(echo_server: tuple[str, int]) -> None:
     with FaultProxy(echo_server) as proxy:
         proxy.set_mode(latency(20))
         sent = b"".join(f"{n:05d} {'x' * (n % 97)}\n".encode() for n in range(500))
@@ -257,7 +272,7 @@ def test_latency_keeps_order_and_counts_every_byte(echo_server):
         assert proxy.stats.accepted == 1
 
 
-def test_unknown_modes_are_refused(echo_server):
+def test_unknown_modes_are_refused(echo_server: tuple[str, int]) -> None:
     with FaultProxy(echo_server) as proxy:
         with pytest.raises(ValueError, match="unknown mode"):
             proxy.set_mode("drop")  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 from email.message import Message
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,7 @@ def get(url: str) -> tuple[int, Message, dict[str, object]]:
         return error.code, error.headers, json.load(error)
 
 
-def test_urls_are_pointed_at_the_proxy():
+def test_urls_are_pointed_at_the_proxy() -> None:
     assert upstream_of("postgresql+psycopg://u:p@db.example:6543/app") == ("db.example", 6543)
     assert upstream_of("redis://127.0.0.1/5") == ("127.0.0.1", 6379)
     with FaultProxy(("db.example", 6543)) as proxy:  # listens; reaches upstream on demand
@@ -38,8 +39,8 @@ def test_urls_are_pointed_at_the_proxy():
 
 
 def test_the_service_reaches_postgres_and_redis_through_the_proxies(
-    postgres_url, redis_url, tmp_path
-):
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
     log = tmp_path / "server.log"
     with (
         FaultProxy(upstream_of(postgres_url)) as database,
