@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -94,14 +96,23 @@ def running_server(
     how: str = "serve",
     workers: int = 1,
     access_log: Path | None = None,
+    log_path: Path | None = None,
+    migrate_url: str | None = None,
 ) -> Iterator[str]:
     """The service on a free port with `env`, as `make serve` runs it (gunicorn, the
     production worker class, `workers` of them) or, with `how="run"`, as `make run` does
     (uvicorn); yields its base URL. With `access_log`, the server's own access log and
-    everything else it prints go to that file."""
+    everything else it prints go to that file; with `log_path`, everything it prints but
+    the access log (its log records and tracebacks, gunicorn's warnings).
+
+    `migrate_url`: the database to migrate first, when the server reaches it another way
+    (through a proxy, say); by default `env`'s DATABASE_URL.
+    """
+    if access_log and log_path:
+        raise ValueError("access_log or log_path, not both: the server has one output")
     port = port or free_port()
     full_env = {**os.environ, "APP_ENV": "test", **env}
-    migrate(full_env)
+    migrate(full_env if migrate_url is None else {**full_env, "DATABASE_URL": migrate_url})
     if how == "run":
         command = uvicorn_command(port)
         if access_log:
@@ -112,20 +123,35 @@ def running_server(
         )
         if access_log:
             command += ["--access-logfile", "-"]
-    output = open(access_log, "wb") if access_log else None  # noqa: SIM115 (closed below)
+    log = access_log or log_path
+    output = open(log, "ab") if log else None  # noqa: SIM115 (closed below)
+    # Its own process group: whatever is left of it when it does not stop is killed.
     process = subprocess.Popen(
-        command, cwd=ROOT, env=full_env, stdout=output, stderr=subprocess.STDOUT if output else None
+        command,
+        cwd=ROOT,
+        env=full_env,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{base}/api/health", process)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
         if output:
             output.close()
+
+
+def stop_server(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM; if it has not exited after `timeout`, SIGKILL to its process group (the
+    arbiter and its workers: a worker stuck in a request does not outlive the test)."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Not reaped yet, so the group's id is still this process's and nobody else's.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
