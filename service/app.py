@@ -1,8 +1,9 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
-Outside in: request context -> request id -> security headers -> contract documents ->
-CORS -> body limit -> Connexion (errors, routing, authentication, media type,
-validation) -> routed? -> Flask (rate limit, authorization) -> handler -> database.
+Outside in: request context -> request id -> HEAD as GET -> security headers -> contract
+documents -> CORS -> body limit -> Connexion (errors, routing, authentication, media
+type, validation) -> routed? -> Flask (credentials accepted? rate limit, authorization)
+-> handler -> database.
 Nothing happens at import time; servers use `create_app` as a factory (`uvicorn
 --factory service.app:create_app`). Everything the app needs, it builds and owns
 (service/runtime.py).
@@ -29,6 +30,7 @@ from service.log_format import configure_logging
 from service.middleware.body_limit import BodyLimitMiddleware
 from service.middleware.content_type import ContentTypeMiddleware
 from service.middleware.contract_files import ContractFilesMiddleware
+from service.middleware.head_requests import HeadAsGetMiddleware
 from service.middleware.request_context import RequestContextMiddleware
 from service.middleware.request_id import RequestIdMiddleware, stamp_flask_response
 from service.middleware.security_headers import SecurityHeadersMiddleware
@@ -84,6 +86,7 @@ def create_app(
     edge = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RequestContextMiddleware, position=edge, runtime=runtime)
     app.add_middleware(RequestIdMiddleware, position=edge)
+    app.add_middleware(HeadAsGetMiddleware, position=edge)
     app.add_middleware(SecurityHeadersMiddleware, position=edge)
     app.add_middleware(
         ContractFilesMiddleware,
@@ -102,10 +105,13 @@ def create_app(
         ContentTypeMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, contract=contract
     )
 
-    # Inside Flask, in this order: routed? -> rate limit -> allowed? -> handler.
+    # Inside Flask, in this order: routed? -> credentials accepted? -> rate limit ->
+    # allowed? -> handler.
+    authorization = Authorization(contract)
     app.app.before_request(refuse_mismatched_view)
+    app.app.before_request(authorization.refuse_unaccepted_credentials)
     runtime.rate_limits.init_app(app.app)
-    app.app.before_request(Authorization(contract).check)
+    app.app.before_request(authorization.check)
     app.app.after_request(stamp_flask_response)
     # Reads in the event loop, writes in a pool of WSGI_THREADS: see
     # service/patches/flask_bridge.py for why, bench/README.md for the figures.

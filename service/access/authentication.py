@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from models.errors import InvalidToken, WrongCredentials
 from models.timestamps import to_iso
 from models.user import User
 from models.viewer import ANONYMOUS, Viewer
+from service.errors import ApiError, from_domain
 from service.runtime import Runtime, current
 
 
@@ -31,7 +33,10 @@ def guard_credentials(request: Request) -> Callable[[], None]:
     """429 if this client failed too often; else what to call when its credentials fail."""
     peer = request.client.host if request.client else None
     guard = current().rate_limits.guard_credentials
-    return guard(peer, request.headers.get("x-forwarded-for"))
+    # Every X-Forwarded-For line, joined as WSGI joins them for the rate-limit key: a
+    # proxy may add its own line rather than append to the client's.
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
+    return guard(peer, forwarded)
 
 
 @dataclass(frozen=True)
@@ -66,14 +71,33 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
     that waiting for them in the loop would stall the worker.
     """
     runtime = current()
-    if runtime.settings.inline_reads:
-        return _authenticate(runtime, token, request)
-    return await asyncio.to_thread(_authenticate, runtime, token, request)
+    try:
+        if runtime.settings.inline_reads:
+            return _authenticate(runtime, token, request)
+        return await asyncio.to_thread(_authenticate, runtime, token, request)
+    except ApiError as refused:
+        # Connexion swallows this on operations where anonymous callers are welcome too;
+        # service.access.authorization answers with it then (see refused_credentials).
+        _refused.set(refused)
+        raise
+    except InvalidToken as refused:
+        _refused.set(from_domain(refused))
+        raise
 
 
 # Connexion inspects the hook's signature twice per request (which keywords it takes);
 # a signature stored on the function is returned as it is instead of being rebuilt.
 token_info.__signature__ = inspect.signature(token_info)  # type: ignore[attr-defined]
+
+
+# Why this request's credentials were refused, if they were: one request's, in its
+# own context (service/middleware/request_context.py).
+_refused: ContextVar[ApiError | None] = ContextVar("refused_credentials", default=None)
+
+
+def refused_credentials() -> ApiError | None:
+    """The 401 or 429 this request's credentials got, or None if none were refused."""
+    return _refused.get()
 
 
 def current_caller() -> Caller | None:

@@ -28,7 +28,7 @@ from sqlmodel import Session
 from models import post as posts
 from models import user as users
 from models.viewer import ANONYMOUS
-from service.access.authentication import Caller, current_caller
+from service.access.authentication import Caller, current_caller, refused_credentials
 from service.contract import Contract
 from service.errors import ApiError, ErrorCode
 from service.runtime import database
@@ -126,6 +126,15 @@ def _require_param_role(
 class Authorization:
     def __init__(self, contract: Contract) -> None:
         self.policies: dict[str, Policy] = {}
+        # Operations that take a bearer token (the others ignore `Authorization`).
+        self.bearer_operations = frozenset(
+            f"{operation['x-openapi-router-controller']}.{operation_id}"
+            for operation_id, operation in contract.operations.items()
+            if any(
+                "bearerAuth" in requirement
+                for requirement in operation.get("security", contract.document["security"])
+            )
+        )
         for operation_id, operation in contract.operations.items():
             field_roles = {
                 name: frozenset(roles) for name, roles in operation.get("x-field-roles", {}).items()
@@ -153,6 +162,19 @@ class Authorization:
                     for name, values in operation.get("x-param-value-roles", {}).items()
                 },
             )
+
+    def refuse_unaccepted_credentials(self) -> None:
+        """Flask `before_request` hook: a bearer token sent but not accepted is a 401 (or
+        the 429 of a client over its failed-credentials limit), never an anonymous call.
+
+        On operations whose security is `[bearerAuth, {}]` Connexion tries the token and,
+        when it is refused, falls back to anonymous, swallowing the 401 (and the 429).
+        """
+        if "Authorization" not in request.headers or current_caller() is not None:
+            return
+        if context.operation.operation_id not in self.bearer_operations:
+            return
+        raise refused_credentials() or unauthorized("A bearer token is required: Bearer <token>")
 
     def check(self) -> None:
         """Flask `before_request` hook: raise 401/403 unless the caller may go on."""

@@ -4,6 +4,10 @@ A declared `Content-Length` over the limit is refused at once. Otherwise the bod
 read up to the limit - so a lying `Content-Length` or a chunked body cannot slip more
 through - and handed on with an exact `Content-Length`, which Connexion's validators
 need (they take a request without one for a request without a body).
+
+This holds for every method: a GET, HEAD or OPTIONS request says it has a body (a
+`Content-Length` or `Transfer-Encoding`) is bounded the same way, since the bridge to
+Flask reads whatever body comes; one that says nothing passes untouched (the hot path).
 """
 
 from __future__ import annotations
@@ -26,10 +30,16 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in METHODS_WITH_BODIES:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if scope["method"] not in METHODS_WITH_BODIES and (
+            declared in (None, "0") and "transfer-encoding" not in headers
+        ):
+            await self.app(scope, receive, send)
+            return
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await render_asgi(too_large(self.max_bytes))(scope, receive, send)
             return

@@ -1,4 +1,5 @@
-"""Headers every response carries: no MIME sniffing, and no caching of what a token saw.
+"""Headers every response carries: no MIME sniffing, and no caching of what a token saw
+or of what a write answered (a new token, a user's email: RFC 6749 §5.1).
 
 (The `Server` header is the HTTP server's: `make run`/`make serve` turn it off.)
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CACHEABLE = frozenset({"GET", "HEAD"})
 
 
 class SecurityHeadersMiddleware:
@@ -17,13 +20,13 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        authenticated = "authorization" in Headers(scope=scope)
+        private = "authorization" in Headers(scope=scope) or scope["method"] not in CACHEABLE
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers["X-Content-Type-Options"] = "nosniff"
-                if authenticated:
+                if private:
                     headers["Cache-Control"] = "no-store"
             await send(message)
 

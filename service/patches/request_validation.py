@@ -24,6 +24,7 @@ from connexion.validators import (
     ParameterValidator,
 )
 from jsonschema import Draft4Validator, FormatChecker, ValidationError, validators
+from starlette.datastructures import QueryParams
 from starlette.types import Scope
 
 from service import errors
@@ -219,6 +220,15 @@ class ParametersValidator(ParameterValidator):
             "path": lambda p: request.path_params.get(p["name"].replace("-", "_")),
             "header": lambda p: request.headers.get(p["name"]),
         }
+        raw = QueryParams(request.scope.get("query_string", b""))
+        for param in self.parameters.get("query", []):
+            # One value per scalar parameter: the layers must not read different ones
+            # (Flask's `args.get` takes the first, Connexion's parsing the last).
+            given = raw.getlist(param["name"])
+            if len(given) > 1 and param.get("schema", {}).get("type") != "array":
+                details.append(
+                    {"field": param["name"], "in": "query", "message": "is given more than once"}
+                )
         for location, value_of in sources.items():
             for param in self.parameters.get(location, []):
                 try:
@@ -228,7 +238,7 @@ class ParametersValidator(ParameterValidator):
                     continue
                 details += self._check(location, param, value)
         if details:
-            raise errors.validation_error(details)
+            raise errors.validation_error(_unique(details))
 
 
 VALIDATOR_MAP_WITH_DETAILS: dict[str, Any] = {
