@@ -1,9 +1,9 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
 Outside in: request context -> request id -> HEAD as GET -> security headers -> contract
-documents -> CORS -> body limit -> Connexion (errors, routing, authentication, media
-type, validation) -> routed? -> Flask (credentials accepted? rate limit, authorization)
--> handler -> database.
+documents -> CORS -> body limit -> no trailing slash -> Connexion (errors, routing,
+authentication, media type, validation) -> routed? -> Flask (credentials accepted? rate
+limit, authorization) -> handler -> database.
 Nothing happens at import time; servers use `create_app` as a factory (`uvicorn
 --factory service.app:create_app`). Everything the app needs, it builds and owns
 (service/runtime.py).
@@ -34,6 +34,7 @@ from service.middleware.head_requests import HeadAsGetMiddleware
 from service.middleware.request_context import RequestContextMiddleware
 from service.middleware.request_id import RequestIdMiddleware, stamp_flask_response
 from service.middleware.security_headers import SecurityHeadersMiddleware
+from service.middleware.trailing_slash import NoTrailingSlashMiddleware
 from service.patches.allowlist_cors import AllowlistCORSMiddleware
 from service.patches.flask_bridge import bridge_to_flask
 from service.patches.prepared_views import prepare_views_of
@@ -44,6 +45,7 @@ from service.patches.request_validation import (
 from service.runtime import EXTENSION, Runtime
 from service.settings import Settings
 
+DOCS_PATH = "/docs"  # Swagger UI, under the API's base path
 # Connexion indents JSON by default; compact bodies are ~40 % smaller.
 COMPACT_JSON = Jsonifier(json, separators=(",", ":"))
 
@@ -78,7 +80,7 @@ def create_app(
         validate_responses=settings.validate_responses,
         pythonic_params=True,
         validator_map=VALIDATOR_MAP_WITH_DETAILS,
-        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs"),
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path=DOCS_PATH),
     )
     register_error_handlers(app, contract.allowed_methods)
     # Outermost first: each is inserted just outside Connexion's exception layer, so
@@ -101,6 +103,9 @@ def create_app(
         methods_for=contract.allowed_methods,
     )
     app.add_middleware(BodyLimitMiddleware, position=edge, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        NoTrailingSlashMiddleware, position=edge, keep_prefix=f"{contract.base_path}{DOCS_PATH}"
+    )
     app.add_middleware(
         ContentTypeMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, contract=contract
     )

@@ -2,7 +2,8 @@
 
 - Each operation's limit is its `x-rate-limit`, else the document's
   `x-rate-limit-default`; nothing is written here. Each operation has its own bucket.
-- Buckets are keyed by the authenticated user, else by the client's address.
+- Buckets are keyed by the authenticated user, else by the client's address; an
+  operation with `x-rate-limit-key: address` always by the address (sign-up).
 - The check runs inside Flask, after Connexion's security and validation layers, so it
   never sees a request they refuse. Failed credentials (a wrong password, an unknown,
   expired or revoked token) are therefore counted here too, per address, against
@@ -155,6 +156,12 @@ class RateLimits:
             )
             for operation_id, op in contract.operations.items()
         }
+        # Operations counted per address whoever calls (`x-rate-limit-key: address`).
+        self.by_address = frozenset(
+            f"{op['x-openapi-router-controller']}.{operation_id}"
+            for operation_id, op in contract.operations.items()
+            if op.get("x-rate-limit-key") == "address"
+        )
         self.trusted_hops = settings.trusted_proxy_hops
         self.enabled = settings.ratelimit_enabled
         storage = storage_from_string(settings.ratelimit_storage_uri)
@@ -184,7 +191,7 @@ class RateLimits:
         """
         operation = context.operation.operation_id
         limit = self.per_operation[operation]
-        key = limit.key_for(self.NAMESPACE, operation, self.key())
+        key = limit.key_for(self.NAMESPACE, operation, self.key(operation))
         expiry = limit.get_expiry()
         try:
             count = self.storage.incr(key, expiry)
@@ -214,8 +221,8 @@ class RateLimits:
         forwarded = request.headers.get("X-Forwarded-For")
         return client_address(request.remote_addr, forwarded, self.trusted_hops)
 
-    def key(self) -> str:
-        caller = current_caller()
+    def key(self, operation: str) -> str:
+        caller = None if operation in self.by_address else current_caller()
         return f"user:{caller.id}" if caller else f"address:{self.address()}"
 
     def guard_credentials(self, peer: str | None, forwarded_for: str | None) -> Callable[[], None]:

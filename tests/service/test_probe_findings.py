@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from limits import parse
 
-from tests.builders import account, create_post, error_of
+from service.contract import Contract
+from tests.builders import account, create_post, error_of, log_in, user_payload
 
 LIMIT = 1024
+SIGN_UPS = parse(Contract.load().operations["create_user"]["x-rate-limit"]).amount
 
 
 def test_a_repeated_query_parameter_is_refused_not_read_twice(client, admin):
@@ -108,3 +111,24 @@ def test_refused_credentials_on_optional_auth_operations_count_as_failures(app_w
 def test_public_operations_ignore_an_authorization_header(client):
     response = client.get("/api/health", headers={"Authorization": "Bearer " + "x" * 43})
     assert response.status_code == 200
+
+
+def test_a_trailing_slash_is_a_404_not_a_redirect_to_the_host_header(client):
+    for method in ("GET", "POST", "DELETE"):
+        response = client.request(
+            method, "/api/posts/", headers={"Host": "evil.example"}, follow_redirects=False
+        )
+        assert response.status_code == 404, method
+        assert "location" not in response.headers
+        assert error_of(response)["code"] == "NOT_FOUND"
+    assert client.get("/api/docs/").status_code == 200  # Swagger UI keeps its slash
+
+
+def test_each_new_account_does_not_bring_its_own_sign_up_allowance(app_with):
+    api = app_with(ratelimit_enabled=True)
+    payloads = [user_payload() for _ in range(SIGN_UPS)]
+    statuses = [api.post("/api/users", json=payload).status_code for payload in payloads]
+    assert statuses == [201] * SIGN_UPS
+    newcomer = {"Authorization": f"Bearer {log_in(api, payloads[0]['email'])}"}
+    response = api.post("/api/users", json=user_payload(), headers=newcomer)
+    assert response.status_code == 429
