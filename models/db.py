@@ -15,8 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
+
+from models.errors import Conflict
+
+CONCURRENT_CHANGE = "A concurrent change conflicts with this request; nothing was written"
 
 
 def _prepare_sqlite(url: str) -> dict[str, Any]:
@@ -53,11 +58,19 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: committed when the block ends, rolled back on any error."""
+        """A unit of work: committed when the block ends, rolled back on any error.
+
+        A constraint that fails here and that the model layer did not expect (a row
+        deleted by a concurrent request while this one pointed at it) is a `Conflict`:
+        the request met a change it could not see, nothing was written, try again.
+        """
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
+            except IntegrityError:
+                session.rollback()
+                raise Conflict(CONCURRENT_CHANGE) from None
             except BaseException:
                 session.rollback()
                 raise
