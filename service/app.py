@@ -1,9 +1,9 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
-Outside in: request id -> security headers -> CORS -> body limit -> Connexion (errors,
-routing, authentication, validation) -> Flask (rate limit, authorization) -> handler ->
-database. Nothing happens at import time; servers use `create_app` as a
-factory (`uvicorn --factory service.app:create_app`).
+Outside in: request id -> security headers -> CORS -> contract documents -> body limit ->
+Connexion (errors, routing, authentication, validation) -> Flask (rate limit,
+authorization) -> handler -> database. Nothing happens at import time; servers use
+`create_app` as a factory (`uvicorn --factory service.app:create_app`).
 """
 
 from __future__ import annotations
@@ -68,16 +68,17 @@ def create_app(
     app.add_middleware(RequestIdMiddleware, position=edge)
     app.add_middleware(SecurityHeadersMiddleware, position=edge)
     app.add_middleware(
-        ContractFilesMiddleware,
-        position=edge,
-        contract=contract,
-        yaml_text=contract.text or yaml.safe_dump(contract.document, sort_keys=False),
-    )
-    app.add_middleware(
         AllowlistCORSMiddleware,
         position=edge,
         origins=settings.cors_origins,
         methods_for=contract.allowed_methods,
+    )
+    # Inside CORS, so a browser tool on an allowed origin can fetch the contract.
+    app.add_middleware(
+        ContractFilesMiddleware,
+        position=edge,
+        contract=contract,
+        yaml_text=contract.text or yaml.safe_dump(contract.document, sort_keys=False),
     )
     app.add_middleware(BodyLimitMiddleware, position=edge, max_bytes=settings.max_body_bytes)
 
