@@ -80,8 +80,9 @@ spec-lint: $(NODE_STAMP)  ## Spectral: OpenAPI rules and this project's conventi
 sdk: $(DEV_STAMP) $(NODE_STAMP)  ## Python client and TypeScript types from the contract, in build/sdk
 	$(PY) -m tools.sdk build/sdk
 
-docs: $(NODE_STAMP)  ## one static HTML reference of the contract: build/docs/index.html
-	$(NODE)/redocly build-docs $(SPEC) --output build/docs/index.html
+docs: $(NODE_STAMP)  ## one static HTML reference of the contract (Redoc, scripts inlined): build/docs/index.html
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		$(NODE)/redocly build-docs $(SPEC) --output build/docs/index.html --inlineBundle
 
 test: lint spec-lint spec-diff  ## lint, contract checks, then every test (SQLite; PostgreSQL/Redis too when DATABASE_URL/REDIS_URL are set)
 	$(BIN)/pytest
