@@ -29,8 +29,12 @@ MASKS = [
     (re.compile(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"), "<date>"),
     (re.compile(r"\b1\d{9}\b"), "<unix-time>"),
 ]
-# Each step's requests report their status on stderr; the step's own output is untouched.
-PRELUDE = "curl() { command curl --write-out '%{stderr}\\n@@status %{http_code}\\n' \"$@\"; }\n"
+# Each request of a step writes its status to a file of its own ($TOUR_STATUSES), so what
+# the step prints is untouched.
+PRELUDE = (
+    "curl() { command curl --write-out '%{stderr}@@status %{http_code}\\n' \"$@\" "
+    '2>>"$TOUR_STATUSES"; }\n'
+)
 
 
 @dataclass
@@ -83,35 +87,52 @@ def expected_status(step: Step) -> int | None:
     return None
 
 
+@dataclass
+class Ran:
+    printed: dict[int, str]  # stdout and stderr, as a terminal shows them
+    statuses: dict[int, list[int]]  # of the step's requests
+    exits: dict[int, int]
+
+
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory) -> tuple[list[Step], dict[int, str], dict[int, int]]:
-    """The tour's steps, what each printed (stdout and stderr, as a terminal shows them)
-    and each one's exit status."""
+def ran(tmp_path_factory) -> tuple[list[Step], Ran]:
     steps = tour()
-    database = tmp_path_factory.mktemp("readme") / "tour.db"
-    env = {"DATABASE_URL": f"sqlite:///{database}", **FAST_HASHING_ENV}
+    folder = tmp_path_factory.mktemp("readme")
+    statuses = folder / "statuses"
+    env = {"DATABASE_URL": f"sqlite:///{folder / 'tour.db'}", **FAST_HASHING_ENV}
     with running_server(env) as base:
         port = base.rsplit(":", 1)[1]
         script = PRELUDE
         for number, step in enumerate(steps):
             command = step.command.replace("localhost:8000", f"localhost:{port}")
-            script += f"printf '\\n@@step {number}\\n'\n{command}\n"
-            script += f"printf '\\n@@exit {number} %d\\n' $?\n"
+            script += (
+                f"printf '\\n@@step {number}\\n'; echo '@@step {number}' >>\"$TOUR_STATUSES\"\n"
+            )
+            script += f"{command}\nprintf '\\n@@exit {number} %d\\n' $?\n"
         environ = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
         done = subprocess.run(
             ["bash", "-c", script],
             cwd=ROOT,
-            env={**environ, **env, "APP_ENV": "test"},
+            env={**environ, **env, "APP_ENV": "test", "TOUR_STATUSES": str(statuses)},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             timeout=300,
         )
-    exits = {
-        int(n): int(code) for n, code in re.findall(r"^@@exit (\d+) (\d+)$", done.stdout, re.M)
-    }
-    printed = re.split(r"^@@step (\d+)$", done.stdout, flags=re.MULTILINE)
-    return steps, {int(printed[i]): printed[i + 1] for i in range(1, len(printed), 2)}, exits
+    exits = re.findall(r"^@@exit (\d+) (\d+)$", done.stdout, re.M)
+    return steps, Ran(
+        printed=by_step(done.stdout),
+        statuses={
+            n: [int(s) for s in re.findall(r"^@@status (\d{3})$", text, re.M)]
+            for n, text in by_step(statuses.read_text()).items()
+        },
+        exits={int(n): int(code) for n, code in exits},
+    )
+
+
+def by_step(output: str) -> dict[int, str]:
+    parts = re.split(r"^@@step (\d+)$", output, flags=re.MULTILINE)
+    return {int(parts[i]): parts[i + 1] for i in range(1, len(parts), 2)}
 
 
 def test_the_tools_the_tour_needs_are_installed():
@@ -129,17 +150,18 @@ def test_the_tour_is_there_and_needs_jq_and_curl():
 
 
 def test_every_step_runs_and_answers_as_shown(ran):
-    steps, printed, exits = ran
-    assert len(exits) == len(steps), printed
+    steps, result = ran
+    assert len(result.exits) == len(steps), result.printed
     for number, step in enumerate(steps):
-        label = f"step {number}: $ {step.command}\n--- printed:\n{printed[number]}"
-        assert exits[number] == 0, label
-        statuses = [int(s) for s in re.findall(r"^@@status (\d{3})$", printed[number], re.M)]
+        printed = result.printed[number]
+        label = f"step {number}: $ {step.command}\n--- printed:\n{printed}"
+        assert result.exits[number] == 0, label
+        statuses = result.statuses.get(number, [])
         assert len(statuses) == step.command.count("curl "), label
         expected = expected_status(step)
         for status in statuses:
-            assert status == expected if expected else 200 <= status < 300, label
-        assert appears_in_order(step.shown, printed[number].splitlines()), label
+            assert status == expected if expected else 200 <= status < 300, (status, label)
+        assert appears_in_order(step.shown, printed.splitlines()), label
 
 
 def test_the_mask_and_elision_can_fail():
