@@ -55,13 +55,14 @@ def git(repo: Path, *args: str) -> str | None:
 
 
 def default_base(repo: Path) -> str | None:
-    """The merge base with main; the previous commit if that is HEAD itself."""
+    """The merge base with main (or origin/main); the previous commit if that is HEAD."""
     head = git(repo, "rev-parse", "HEAD")
     if head is None:
         return None
-    merge_base = git(repo, "merge-base", "HEAD", "main")
-    if merge_base is not None and merge_base != head:
-        return merge_base
+    for main in ("main", "origin/main"):
+        merge_base = git(repo, "merge-base", "HEAD", main)
+        if merge_base is not None and merge_base != head:
+            return merge_base
     return git(repo, "rev-parse", "--verify", "--quiet", "HEAD~1")
 
 
