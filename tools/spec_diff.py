@@ -115,7 +115,9 @@ def breaking_changes(report: str) -> tuple[str, ...]:
 def run_optic(base_file: Path, head_file: Path) -> tuple[int, str]:
     if not OPTIC.exists():
         raise GateError(f"{OPTIC} is missing: run `npm ci` (or `make install`)")
-    env = {**os.environ, "OPTIC_TELEMETRY_LEVEL": "off", "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    # Without CI in its environment: in CI mode Optic also writes ci-run-details.json here.
+    env = {name: value for name, value in os.environ.items() if name != "CI"}
+    env |= {"OPTIC_TELEMETRY_LEVEL": "off", "NO_COLOR": "1", "FORCE_COLOR": "0"}
     command = [str(OPTIC), "diff", str(base_file), str(head_file), "--check"]
     command += ["--standard", str(OPTIC_CONFIG)]
     done = subprocess.run(

@@ -3,6 +3,7 @@ throw-away git repository, and the rules for declaring a breaking change."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -66,7 +67,10 @@ def verdicts(tmp_path_factory) -> dict[str, Verdict | subprocess.CompletedProces
         repo = repository(tmp_path_factory.mktemp("undeclared"))
         (repo / "openapi" / "openapi.yaml").write_text(breaking_edit())
         command = [sys.executable, "-m", "tools.spec_diff", "--repo", str(repo), "--base", "HEAD"]
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        env = {**os.environ, "CI": "true"}  # as in CI, where Optic would leave a file behind
+        return subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
 
     def declared() -> Verdict:
         repo = repository(tmp_path_factory.mktemp("declared"))
@@ -111,6 +115,7 @@ def test_an_undeclared_breaking_edit_fails_with_optics_explanation(verdicts):
     assert "cannot make required response property 'commentCount' optional" in result.stdout
     assert "they are not declared" in result.stderr
     assert "x GET /posts: [prevent narrowing parameter bounds]" in result.stderr
+    assert not (ROOT / "ci-run-details.json").exists()
 
 
 def test_the_same_edit_recorded_for_a_new_major_passes(verdicts):
