@@ -5,11 +5,15 @@ BIN     := $(VENV)/bin
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 WORKERS ?= 2
+NODE    := node_modules/.bin
+SPEC    := openapi/openapi.yaml
 # Installed from the hashed lock files in requirements/ (`make lock` rewrites them).
 SERVING := $(VENV)/.serving-installed
 ALL     := $(VENV)/.all-installed
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run serve test lint format migrate contract bench clean admin seed install lock
+.PHONY: run serve test lint format migrate settings contract bench clean admin seed install \
+	lock spec-diff spec-lint sdk docs
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -25,7 +29,15 @@ $(ALL): requirements/dev.txt pyproject.toml | $(PY)
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(ALL) $(SERVING)
 
-install: $(ALL)
+# Node tools pinned by package-lock.json (Optic, Spectral, openapi-typescript, tsc, Redocly).
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "installing Debian's nodejs and npm with apt-get"; \
+		apt-get install -y -qq nodejs npm >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq nodejs npm; }; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(ALL) $(NODE_STAMP)  ## everything `make test` needs
 
 lock: | $(PY)  ## rewrite requirements/*.txt from pyproject.toml, with hashes
 	$(BIN)/pip install --quiet uv==0.13.8
@@ -34,7 +46,10 @@ lock: | $(PY)  ## rewrite requirements/*.txt from pyproject.toml, with hashes
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --generate-hashes \
 		--python-version 3.11 -o requirements/dev.txt --quiet
 
-migrate: $(SERVING)  ## create or upgrade the schema of DATABASE_URL (SQLite file by default)
+settings: $(SERVING)  ## check the environment's settings; one line and status 2 if one is bad
+	@$(PY) -m service.settings
+
+migrate: settings  ## create or upgrade the schema of DATABASE_URL (SQLite file by default)
 	$(BIN)/alembic upgrade head
 
 run: migrate  ## serve on $(HOST):$(PORT) for development
@@ -61,11 +76,25 @@ format: $(ALL)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# lint, then every test in random order on two processes (SQLite; PostgreSQL and Redis too
-# when DATABASE_URL / REDIS_URL are set); the Schemathesis CLI run is `make contract`.
-test: $(ALL)
+spec-diff: $(ALL) $(NODE_STAMP)  ## changes to the contract since BASE (a git ref); fails on an undeclared breaking one
+	$(PY) -m tools.spec_diff $(if $(BASE),--base "$(BASE)")
+
+spec-lint: $(NODE_STAMP)  ## Spectral: OpenAPI rules and this project's conventions (.spectral.yaml)
+	$(NODE)/spectral lint $(SPEC) --fail-severity warn --display-only-failures
+
+sdk: $(ALL) $(NODE_STAMP)  ## Python client and TypeScript types from the contract, in build/sdk
+	$(PY) -m tools.sdk build/sdk
+
+docs: $(NODE_STAMP)  ## one static HTML reference of the contract (Redoc, scripts inlined): build/docs/index.html
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		$(NODE)/redocly build-docs $(SPEC) --output build/docs/index.html --inlineBundle
+
+# lint, the contract's checks, then every test in random order on two processes (SQLite;
+# PostgreSQL and Redis too when DATABASE_URL / REDIS_URL are set); timed. The Schemathesis
+# CLI run is `make contract`.
+test: $(ALL) $(NODE_STAMP)
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint && \
+	$(MAKE) --no-print-directory lint spec-lint spec-diff && \
 	$(BIN)/pytest -n 2 --dist worksteal -m "not cli_contract"; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
 
@@ -78,4 +107,4 @@ bench: $(ALL)  ## throughput and latency against Flask and FastAPI baselines (ne
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) data build node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis

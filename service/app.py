@@ -1,7 +1,7 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
-Outside in: request context -> request id -> HEAD as GET -> security headers -> contract
-documents -> CORS -> body limit -> no trailing slash -> Connexion (errors, routing,
+Outside in: request context -> request id -> HEAD as GET -> security headers -> CORS ->
+contract documents -> body limit -> no trailing slash -> Connexion (errors, routing,
 authentication, media type, validation) -> routed? -> Flask (credentials accepted? rate
 limit, authorization) -> handler -> database.
 Nothing happens at import time; servers use `create_app` as a factory (`uvicorn
@@ -91,16 +91,17 @@ def create_app(
     app.add_middleware(HeadAsGetMiddleware, position=edge)
     app.add_middleware(SecurityHeadersMiddleware, position=edge)
     app.add_middleware(
-        ContractFilesMiddleware,
-        position=edge,
-        contract=contract,
-        yaml_text=contract.text or yaml.safe_dump(contract.document, sort_keys=False),
-    )
-    app.add_middleware(
         AllowlistCORSMiddleware,
         position=edge,
         origins=settings.cors_origins,
         methods_for=contract.allowed_methods,
+    )
+    # Inside CORS, so a browser tool on an allowed origin can fetch the contract.
+    app.add_middleware(
+        ContractFilesMiddleware,
+        position=edge,
+        contract=contract,
+        yaml_text=contract.text or yaml.safe_dump(contract.document, sort_keys=False),
     )
     app.add_middleware(BodyLimitMiddleware, position=edge, max_bytes=settings.max_body_bytes)
     app.add_middleware(

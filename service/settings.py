@@ -7,6 +7,7 @@ the result is passed to `create_app`.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -111,3 +112,18 @@ class Settings:
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),
         )
+
+
+def main() -> int:
+    """`make settings` (run before `make run`, `make serve` and `make migrate`): read the
+    environment as the service will, and name a bad variable in one line."""
+    try:
+        Settings.from_env()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,6 +32,10 @@ class Account:
         return bearer(self.token)
 
 
+# PATCH bodies are JSON Merge Patch documents (RFC 7396), the one media type PATCH takes.
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

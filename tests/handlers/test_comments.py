@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.builders import account, create_comment, create_post, error_of
+from tests.builders import MERGE_PATCH, account, create_comment, create_post, error_of
 
 UNKNOWN_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -75,13 +75,22 @@ def test_only_the_comments_author_edits_it(client, admin):
     comment = create_comment(client, commenter, post["id"])
     url = f"/api/comments/{comment['id']}"
     for other in (author, admin):
-        refused = client.patch(url, json={"body": "edited"}, headers=other.headers)
+        refused = client.patch(
+            url, json={"body": "edited"}, headers={**MERGE_PATCH, **other.headers}
+        )
         assert refused.status_code == 403
-    edited = client.patch(url, json={"body": "edited"}, headers=commenter.headers)
+    edited = client.patch(
+        url, json={"body": "edited"}, headers={**MERGE_PATCH, **commenter.headers}
+    )
     assert edited.status_code == 200
     assert edited.json()["data"]["body"] == "edited"
     assert edited.json()["data"]["updatedAt"] > comment["updatedAt"]
-    assert client.patch(url, json={"body": None}, headers=commenter.headers).status_code == 400
+    assert (
+        client.patch(
+            url, json={"body": None}, headers={**MERGE_PATCH, **commenter.headers}
+        ).status_code
+        == 400
+    )
 
 
 def test_who_may_delete_a_comment(client, admin):

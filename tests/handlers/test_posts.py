@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.builders import account, create_comment, create_post, error_of
+from tests.builders import MERGE_PATCH, account, create_comment, create_post, error_of
 from tests.database import count_rows
 
 UNKNOWN_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -167,11 +167,15 @@ class TestChange:
         author = account(client)
         post = create_post(client, author)
         url = f"/api/posts/{post['id']}"
-        published = client.patch(url, json={"status": "published"}, headers=author.headers)
+        published = client.patch(
+            url, json={"status": "published"}, headers={**MERGE_PATCH, **author.headers}
+        )
         assert published.status_code == 200
         assert published.json()["data"]["publishedAt"] is not None
         assert published.json()["data"]["updatedAt"] > post["updatedAt"]
-        back = client.patch(url, json={"status": "draft"}, headers=author.headers).json()["data"]
+        back = client.patch(
+            url, json={"status": "draft"}, headers={**MERGE_PATCH, **author.headers}
+        ).json()["data"]
         assert back["publishedAt"] is None
 
     def test_put_replaces_every_field(self, client):
@@ -197,21 +201,35 @@ class TestChange:
         moderator = account(client, admin, role="moderator")
         post = create_post(client, author, status="published")
         url = f"/api/posts/{post['id']}"
-        assert client.patch(url, json={"title": "X"}, headers=reader.headers).status_code == 403
-        assert client.patch(url, json={"title": "Y"}, headers=moderator.headers).status_code == 200
+        assert (
+            client.patch(
+                url, json={"title": "X"}, headers={**MERGE_PATCH, **reader.headers}
+            ).status_code
+            == 403
+        )
+        assert (
+            client.patch(
+                url, json={"title": "Y"}, headers={**MERGE_PATCH, **moderator.headers}
+            ).status_code
+            == 200
+        )
 
     def test_editing_a_draft_one_cannot_see_is_not_found(self, client):
         author, reader = account(client), account(client)
         draft = create_post(client, author)
         response = client.patch(
-            f"/api/posts/{draft['id']}", json={"title": "X"}, headers=reader.headers
+            f"/api/posts/{draft['id']}",
+            json={"title": "X"},
+            headers={**MERGE_PATCH, **reader.headers},
         )
         assert response.status_code == 404
 
     def test_unknown_post_is_not_found(self, client):
         author = account(client)
         response = client.patch(
-            f"/api/posts/{UNKNOWN_ID}", json={"title": "X"}, headers=author.headers
+            f"/api/posts/{UNKNOWN_ID}",
+            json={"title": "X"},
+            headers={**MERGE_PATCH, **author.headers},
         )
         assert response.status_code == 404
 

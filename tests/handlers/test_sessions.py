@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.builders import PASSWORD, Account, account, error_of, log_in
+from tests.builders import MERGE_PATCH, PASSWORD, Account, account, error_of, log_in
 
 NEW_PASSWORD = "another long passphrase"
 
@@ -25,7 +25,8 @@ def test_changing_ones_password_revokes_every_other_token(client, method):
     body = {"password": NEW_PASSWORD}
     if method == "PUT":
         body |= {key: user.user[key] for key in ("name", "email", "role")}
-    response = client.request(method, f"/api/users/{user.id}", json=body, headers=user.headers)
+    headers = user.headers | (MERGE_PATCH if method == "PATCH" else {})
+    response = client.request(method, f"/api/users/{user.id}", json=body, headers=headers)
     assert response.status_code == 200
     assert status_of(client, user.token) == 200  # the one the change was made with
     for token in (other, third):
@@ -39,7 +40,9 @@ def test_an_admin_changing_someones_password_revokes_all_of_theirs(client, admin
     user = account(client)
     other = second_session(client, user)
     response = client.patch(
-        f"/api/users/{user.id}", json={"password": NEW_PASSWORD}, headers=admin.headers
+        f"/api/users/{user.id}",
+        json={"password": NEW_PASSWORD},
+        headers=admin.headers | MERGE_PATCH,
     )
     assert response.status_code == 200
     assert [status_of(client, token) for token in (user.token, other)] == [401, 401]
@@ -49,7 +52,7 @@ def test_an_admin_changing_someones_password_revokes_all_of_theirs(client, admin
 def test_an_admin_changing_someones_role_revokes_all_of_theirs(client, admin):
     user = account(client)
     response = client.patch(
-        f"/api/users/{user.id}", json={"role": "moderator"}, headers=admin.headers
+        f"/api/users/{user.id}", json={"role": "moderator"}, headers=admin.headers | MERGE_PATCH
     )
     assert response.status_code == 200
     assert status_of(client, user.token) == 401
@@ -60,10 +63,12 @@ def test_other_changes_keep_sessions(client, admin):
     user = account(client)
     other = second_session(client, user)
     response = client.patch(
-        f"/api/users/{user.id}", json={"name": "New Name"}, headers=user.headers
+        f"/api/users/{user.id}", json={"name": "New Name"}, headers=user.headers | MERGE_PATCH
     )
     assert response.status_code == 200
-    response = client.patch(f"/api/users/{user.id}", json={"role": "user"}, headers=admin.headers)
+    response = client.patch(
+        f"/api/users/{user.id}", json={"role": "user"}, headers=admin.headers | MERGE_PATCH
+    )
     assert response.status_code == 200  # the same role: nothing changed
     assert [status_of(client, token) for token in (user.token, other)] == [200, 200]
 
@@ -75,7 +80,7 @@ def test_a_refused_change_revokes_nothing(client):
     response = client.patch(
         f"/api/users/{user.id}",
         json={"password": NEW_PASSWORD, "email": taken.user["email"]},
-        headers=user.headers,
+        headers=user.headers | MERGE_PATCH,
     )
     assert response.status_code == 409
     assert status_of(client, other) == 200

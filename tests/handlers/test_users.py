@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
 
 import pytest
 
-from tests.builders import account, create_user, error_of, user_payload
+from tests.builders import MERGE_PATCH, account, create_user, error_of, user_payload
 
 UNKNOWN_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -259,30 +258,30 @@ class TestReplace:
 
 
 class TestUpdate:
-    MERGE_PATCH: ClassVar[dict[str, str]] = {"content-type": "application/merge-patch+json"}
-
     def test_merge_patch_changes_only_given_fields(self, client, admin):
         user = create_user(client)
         response = client.patch(
             f"/api/users/{user['id']}",
             json={"role": "moderator"},
-            headers={**self.MERGE_PATCH, **admin.headers},
+            headers={**MERGE_PATCH, **admin.headers},
         )
         assert response.status_code == 200
         patched = response.json()["data"]
         assert patched["role"] == "moderator"
         assert (patched["name"], patched["email"]) == (user["name"], user["email"])
 
-    def test_plain_json_is_accepted_too(self, client):
+    def test_plain_json_is_unsupported(self, client):
+        """A merge patch is not a JSON document to store: PATCH takes only its media type."""
         me = account(client)
         response = client.patch(f"/api/users/{me.id}", json={"name": "Renamed"}, headers=me.headers)
-        assert response.status_code == 200
-        assert response.json()["data"]["name"] == "Renamed"
+        assert response.status_code == 415
+        assert error_of(response)["code"] == "UNSUPPORTED_MEDIA_TYPE"
+        assert client.get("/api/me", headers=me.headers).json()["data"] == me.user
 
     def test_empty_patch_changes_nothing(self, client):
         me = account(client)
         response = client.patch(
-            f"/api/users/{me.id}", json={}, headers={**self.MERGE_PATCH, **me.headers}
+            f"/api/users/{me.id}", json={}, headers={**MERGE_PATCH, **me.headers}
         )
         assert response.status_code == 200
         assert response.json()["data"] == me.user
@@ -290,7 +289,7 @@ class TestUpdate:
     def test_null_cannot_remove_a_required_field(self, client):
         me = account(client)
         response = client.patch(
-            f"/api/users/{me.id}", json={"name": None}, headers={**self.MERGE_PATCH, **me.headers}
+            f"/api/users/{me.id}", json={"name": None}, headers={**MERGE_PATCH, **me.headers}
         )
         assert response.status_code == 400
         assert fields_of(error_of(response)) == {"name"}
@@ -299,7 +298,9 @@ class TestUpdate:
     def test_patch_to_a_taken_email_conflicts(self, client):
         me = account(client)
         response = client.patch(
-            f"/api/users/{me.id}", json={"email": "ROOT@example.com"}, headers=me.headers
+            f"/api/users/{me.id}",
+            json={"email": "ROOT@example.com"},
+            headers={**MERGE_PATCH, **me.headers},
         )
         assert response.status_code == 409
         assert client.get("/api/me", headers=me.headers).json()["data"] == me.user
@@ -316,7 +317,7 @@ class TestUpdate:
     def test_a_user_cannot_change_another(self, client):
         me, other = account(client), account(client)
         response = client.patch(
-            f"/api/users/{other.id}", json={"name": "Hijack"}, headers=me.headers
+            f"/api/users/{other.id}", json={"name": "Hijack"}, headers={**MERGE_PATCH, **me.headers}
         )
         assert response.status_code == 403
         assert error_of(response) == {
@@ -327,11 +328,15 @@ class TestUpdate:
     def test_a_moderator_cannot_promote_themself(self, client, admin):
         moderator = account(client, admin, role="moderator")
         response = client.patch(
-            f"/api/users/{moderator.id}", json={"role": "admin"}, headers=moderator.headers
+            f"/api/users/{moderator.id}",
+            json={"role": "admin"},
+            headers={**MERGE_PATCH, **moderator.headers},
         )
         assert response.status_code == 403
         response = client.patch(
-            f"/api/users/{moderator.id}", json={"role": "moderator"}, headers=moderator.headers
+            f"/api/users/{moderator.id}",
+            json={"role": "moderator"},
+            headers={**MERGE_PATCH, **moderator.headers},
         )
         assert response.status_code == 200
 
@@ -339,14 +344,18 @@ class TestUpdate:
         me = account(client)
         new = "a brand new password"
         assert (
-            client.patch(f"/api/users/{me.id}", json={"password": new}, headers=me.headers)
+            client.patch(
+                f"/api/users/{me.id}", json={"password": new}, headers={**MERGE_PATCH, **me.headers}
+            )
         ).status_code == 200
         credentials = {"email": me.user["email"], "password": new}
         assert client.post("/api/tokens", json=credentials).status_code == 201
 
     def test_the_last_admin_cannot_step_down(self, client, admin):
         response = client.patch(
-            f"/api/users/{admin.id}", json={"role": "user"}, headers=admin.headers
+            f"/api/users/{admin.id}",
+            json={"role": "user"},
+            headers={**MERGE_PATCH, **admin.headers},
         )
         assert response.status_code == 409
         assert "last admin" in error_of(response)["message"]

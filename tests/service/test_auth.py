@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from service.contract import HTTP_METHODS, Contract
-from tests.builders import Account, account, bearer, error_of, log_in
+from tests.builders import MERGE_PATCH, Account, account, bearer, error_of, log_in
 from tests.database import expire_all_tokens
 
 CONTRACT = Contract.load()
@@ -93,7 +93,17 @@ def test_every_protected_operation_has_a_sample():
 def call(client, path: str, method: str, operation: dict, world: World, token: str | None):
     url, _ = world.resolve(path)
     headers = bearer(token) if token is not None else {}
-    return client.request(method.upper(), url, headers=headers, **SAMPLES[operation["operationId"]])
+    return client.request(
+        method.upper(),
+        url,
+        headers={**media_type_of(method), **headers},
+        **SAMPLES[operation["operationId"]],
+    )
+
+
+def media_type_of(method: str) -> dict[str, str]:
+    """PATCH bodies are merge patches; the other bodies are sent as JSON by `json=`."""
+    return MERGE_PATCH if method == "patch" else {}
 
 
 BAD_HEADERS = {
@@ -118,7 +128,10 @@ def test_bad_credentials_are_401(client, database_url, world, path, method, oper
         expire_all_tokens(database_url)
         headers = owner.headers
     response = client.request(
-        method.upper(), url, headers=headers, **SAMPLES[operation["operationId"]]
+        method.upper(),
+        url,
+        headers={**media_type_of(method), **headers},
+        **SAMPLES[operation["operationId"]],
     )
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Bearer realm="api"'

@@ -84,3 +84,15 @@ def test_without_an_allowlist_no_origin_is_allowed(client):
     response = preflight(client, "/api/users", "GET", origin="http://localhost:3000")
     assert response.status_code == 403
     assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize("document", ["/api/openapi.json", "/api/openapi.yaml"])
+def test_the_contract_documents_answer_cors_like_every_path(cors_client, document):
+    """A browser tool (a docs viewer, a client generator) on an allowed origin reads them."""
+    allowed = cors_client.get(document, headers={"Origin": ALLOWED})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED
+    assert "Origin" in allowed.headers["vary"]
+    other = cors_client.get(document, headers={"Origin": OTHER})
+    assert other.status_code == 200
+    assert not [name for name in other.headers if name.startswith("access-control-")]

@@ -1,0 +1,1 @@
+"""Tools for the contract: the breaking-change gate and the SDK generators."""

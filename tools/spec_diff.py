@@ -1,0 +1,222 @@
+"""`make spec-diff`: what changed in the contract since a git ref, and whether it may.
+
+    python -m tools.spec_diff [--base REF] [--repo DIR]
+
+Optic (`optic diff --check`, rules in optic.yml) compares `openapi/openapi.yaml` at REF
+with the working tree and prints every changed operation, marking breaking changes
+with `x`. The gate passes when nothing breaks; otherwise only when the breaking changes
+are recorded for the new `info.version`, under `### Breaking` in its section of
+`openapi/CHANGELOG.md` or as `info.x-breaking-changes` entries with that `version`, and
+that version is a major bump. REF defaults to the merge base with `main`, or to the
+previous commit when that is the commit checked out (as on `main` itself).
+
+Exit status: 0 allowed, 1 a breaking change that is not declared, 2 the tool failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TOOLS_ROOT = Path(__file__).resolve().parent.parent
+OPTIC = TOOLS_ROOT / "node_modules" / ".bin" / "optic"
+OPTIC_CONFIG = TOOLS_ROOT / "optic.yml"
+SPEC = Path("openapi/openapi.yaml")
+CHANGELOG = Path("openapi/CHANGELOG.md")
+OPERATION_LINE = re.compile(r"^[x✔] (?P<operation>[A-Z]+ /\S*):")
+BREAKING_LINE = re.compile(r"^\s+x (?P<finding>\[[^\]]+\] .*)$")
+WEB_HINT = "Rerun this command with the --web flag"
+
+
+class GateError(Exception):
+    """The gate could not run (no git, no Optic, an unreadable document)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    summary: str
+    report: str = ""
+    breaking: tuple[str, ...] = ()
+
+
+def git(repo: Path, *args: str) -> str | None:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def default_base(repo: Path) -> str | None:
+    """The merge base with main (or origin/main); the previous commit if that is HEAD."""
+    head = git(repo, "rev-parse", "HEAD")
+    if head is None:
+        return None
+    for main in ("main", "origin/main"):
+        merge_base = git(repo, "merge-base", "HEAD", main)
+        if merge_base is not None and merge_base != head:
+            return merge_base
+    return git(repo, "rev-parse", "--verify", "--quiet", "HEAD~1")
+
+
+def major(version: str) -> int | None:
+    found = re.match(r"\s*v?(\d+)\.\d+", version)
+    return int(found.group(1)) if found else None
+
+
+def changelog_records(changelog: str, version: str) -> list[str]:
+    """The items under `### Breaking` in the `## <version>` section."""
+    section = re.search(
+        rf"^## +\[?v?{re.escape(version)}\]?(?:[ \t][^\n]*)?$(?P<body>.*?)(?=^## |\Z)",
+        changelog,
+        re.MULTILINE | re.DOTALL,
+    )
+    if section is None:
+        return []
+    breaking = re.search(
+        r"^### +Breaking.*?$(?P<items>.*?)(?=^#{2,3} |\Z)",
+        section.group("body"),
+        re.MULTILINE | re.DOTALL,
+    )
+    if breaking is None:
+        return []
+    return re.findall(r"^\s*[-*] +(.+)$", breaking.group("items"), re.MULTILINE)
+
+
+def info_records(document: dict[str, Any], version: str) -> list[str]:
+    """`info.x-breaking-changes` entries (`{version, change}`) for this version."""
+    entries = document.get("info", {}).get("x-breaking-changes") or []
+    return [
+        str(entry.get("change", ""))
+        for entry in entries
+        if isinstance(entry, dict) and str(entry.get("version")) == version
+    ]
+
+
+def breaking_changes(report: str) -> tuple[str, ...]:
+    """`OPERATION: [rule] message` for each failed check in Optic's report, once each."""
+    found: dict[str, None] = {}
+    operation = "the document"
+    for line in report.splitlines():
+        if heading := OPERATION_LINE.match(line):
+            operation = heading.group("operation")
+        elif failed := BREAKING_LINE.match(line):
+            found[f"{operation}: {failed.group('finding').strip()}"] = None
+    return tuple(found)
+
+
+def run_optic(base_file: Path, head_file: Path) -> tuple[int, str]:
+    if not OPTIC.exists():
+        raise GateError(f"{OPTIC} is missing: run `npm ci` (or `make install`)")
+    # Without CI in its environment: in CI mode Optic also writes ci-run-details.json here.
+    env = {name: value for name, value in os.environ.items() if name != "CI"}
+    env |= {"OPTIC_TELEMETRY_LEVEL": "off", "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    command = [str(OPTIC), "diff", str(base_file), str(head_file), "--check"]
+    command += ["--standard", str(OPTIC_CONFIG)]
+    done = subprocess.run(
+        command, cwd=TOOLS_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def judge(base_text: str, head_text: str, changelog: str, head_file: Path, label: str) -> Verdict:
+    """Diff two versions of the document; allow what does not break, or is declared."""
+    if base_text.strip() == head_text.strip():
+        return Verdict(True, f"spec-diff: the contract is unchanged since {label}")
+    try:
+        base, head = yaml.safe_load(base_text), yaml.safe_load(head_text)
+    except yaml.YAMLError as error:
+        raise GateError(f"the contract is not YAML: {error}") from error
+    with tempfile.TemporaryDirectory(prefix="spec-diff-") as folder:
+        base_file = Path(folder) / f"openapi@{re.sub(r'[^A-Za-z0-9._-]', '_', label)}.yaml"
+        base_file.write_text(base_text, encoding="utf-8")
+        status, report = run_optic(base_file, head_file)
+    report = "\n".join(line for line in report.splitlines() if WEB_HINT not in line)
+    breaking = breaking_changes(report)
+    if status not in (0, 1) or (status == 1 and not breaking):
+        raise GateError(f"optic diff failed (exit status {status}):\n{report}")
+    return decide(base, head, changelog, breaking, label, report)
+
+
+def decide(
+    base: dict[str, Any],
+    head: dict[str, Any],
+    changelog: str,
+    breaking: tuple[str, ...],
+    label: str,
+    report: str = "",
+) -> Verdict:
+    """Breaking changes pass only when recorded for the new version, a major bump."""
+    if not breaking:
+        return Verdict(True, f"spec-diff: no breaking change since {label}", report)
+    old, new = str(base["info"]["version"]), str(head["info"]["version"])
+    count = f"{len(breaking)} breaking change{'s' if len(breaking) > 1 else ''} since {label}"
+    records = changelog_records(changelog, new) + info_records(head, new)
+    old_major, new_major = major(old), major(new)
+    bumped = old_major is not None and new_major is not None and new_major > old_major
+    if new == old:
+        records = []  # a record for this version is the previous breaking change's
+    if records and bumped:
+        summary = f"spec-diff: {count}, declared for {new} (a major bump from {old})"
+        return Verdict(True, summary, report, breaking)
+    if new == old:
+        why = f"they are not declared (info.version is still {old})"
+    elif records:
+        why = f"they are recorded for {new}, but {new} is not a major bump from {old}"
+    elif bumped:
+        why = f"info.version is {new}, but nothing records them for {new}"
+    else:
+        why = f"they are not declared for {new}"
+    how = (
+        f"undo them, or set info.version to a new major ({(old_major or 0) + 1}.0.0) and "
+        f"list them under '### Breaking' in its section of {CHANGELOG} "
+        "(or as info.x-breaking-changes entries with that version)"
+    )
+    listed = "".join(f"\n  x {change}" for change in breaking)
+    summary = f"spec-diff: {count}; {why}: {how}.{listed}"
+    return Verdict(False, summary, report, breaking)
+
+
+def gate(repo: Path, base_ref: str | None) -> Verdict:
+    label = base_ref or default_base(repo)
+    if label is None:
+        return Verdict(True, "spec-diff: no earlier commit to compare the contract with")
+    base_text = git(repo, "show", f"{label}:{SPEC.as_posix()}")
+    if base_text is None:
+        if git(repo, "rev-parse", "--verify", "--quiet", f"{label}^{{commit}}") is None:
+            raise GateError(f"{label!r} is not a commit of {repo}")
+        return Verdict(True, f"spec-diff: {SPEC} does not exist at {label}; nothing to compare")
+    head_file = repo / SPEC
+    changelog_file = repo / CHANGELOG
+    changelog = changelog_file.read_text(encoding="utf-8") if changelog_file.exists() else ""
+    short = git(repo, "rev-parse", "--short", label) or label
+    shown = short if re.fullmatch(r"[0-9a-f]{40}", label) else f"{label} ({short})"
+    head_text = head_file.read_text(encoding="utf-8")
+    return judge(base_text, head_text, changelog, head_file, shown)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.spec_diff", description=__doc__)
+    parser.add_argument("--base", help="git ref to compare with (default: see above)")
+    parser.add_argument("--repo", type=Path, default=TOOLS_ROOT, help="the repository")
+    args = parser.parse_args(argv)
+    try:
+        verdict = gate(args.repo.resolve(), args.base)
+    except (GateError, subprocess.TimeoutExpired) as error:
+        print(f"spec-diff: {error}", file=sys.stderr)
+        return 2
+    if verdict.report:
+        print(verdict.report)
+    print(verdict.summary, file=sys.stdout if verdict.allowed else sys.stderr)
+    return 0 if verdict.allowed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
