@@ -24,7 +24,7 @@ ADMIN_EMAIL = "fuzz-admin@example.com"
 ADMIN_PASSWORD = "fuzz admin password"
 
 
-def contract_schema(app: connexion.FlaskApp, with_security_parameters: bool) -> OpenApiSchema:
+def contract_schema(app: connexion.FlaskApp, *, with_security_parameters: bool) -> OpenApiSchema:
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
     schema.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
