@@ -24,7 +24,12 @@ def test_cli_finds_no_issue_in_any_phase(database_url):
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
         if kind == "admin":
-            assert "No issues found" in output, output
+            # No failure; at most a note that stateful runs did not reach a row to delete
+            # (DELETE /users/{id} then answers only 404), which depends on the run's data.
+            warnings = re.findall(r"⚠️ (.+)", output)
+            assert "No issues found" in output or all(
+                warning.startswith("Missing test data") for warning in warnings
+            ), output
         else:  # Schemathesis warns, rightly, that protected operations all said 401
             assert re.search(r"Authentication failed: \d+ operations returned only 401", output)
         generated = re.search(r"(\d+) generated, (\d+) passed", output)
