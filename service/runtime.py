@@ -1,7 +1,7 @@
 """What one app owns, and how the code serving one of its requests reaches it.
 
-`create_app` builds a `Runtime` (settings, contract, database, password hashing, rate
-limits) and nothing else holds any of it: no module global is written after import.
+`create_app` builds a `Runtime` (settings, contract, database and its guard, password
+hashing, rate limits) and nothing else holds any of it: no module global is written after import.
 The outermost layer (service/middleware/request_context.py) binds the app's runtime
 to each request's own, fresh context, so handlers, hooks and Connexion's security
 callback all find *their* app's runtime, and two apps in one process never meet.
@@ -21,6 +21,7 @@ from service.settings import Settings
 
 if TYPE_CHECKING:
     from service.access.rate_limits import RateLimits
+    from service.resilience.database import DatabaseGuard
 
 EXTENSION = "runtime"
 
@@ -30,6 +31,7 @@ class Runtime:
     settings: Settings
     contract: Contract
     database: Database
+    database_guard: DatabaseGuard
     passwords: Passwords
     rate_limits: RateLimits
 

@@ -60,13 +60,13 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
     """Connexion's bearer hook: the caller's claims, or `InvalidToken` (a 401) saying why.
 
     A refused token counts as a failed credential of the client (see rate_limits).
-    With `INLINE_READS` (the default) the lookup, one indexed query, runs in the event
-    loop like every read: the hop to a thread and back cost more than the query
-    (bench/README.md). Without it, it runs in a thread, for databases far enough away
-    that waiting for them in the loop would stall the worker.
+    Where reads run in the event loop (`INLINE_READS`; by default only on SQLite with
+    limits in memory) the lookup, one indexed query, runs there too: the hop to a thread
+    and back cost more than the query (bench/README.md). Otherwise it runs in a thread,
+    for a database or Redis across a network: a silent one must not stall the worker.
     """
     runtime = current()
-    if runtime.settings.inline_reads:
+    if runtime.settings.reads_inline:
         return _authenticate(runtime, token, request)
     return await asyncio.to_thread(_authenticate, runtime, token, request)
 

@@ -4,12 +4,18 @@ a2wsgi, which Connexion uses, runs Flask in a thread pool and passes every respo
 message back to the event loop through a future; on a CPU-bound worker those hand-offs
 cost more than the handler and its query (bench/README.md: +40 % on reads without them).
 
-Reads (GET, HEAD, OPTIONS) are a few indexed queries that never wait for a lock: SQLite
-in WAL mode and PostgreSQL both let readers pass writers. They run in the loop's thread
-(`InlineWSGIMiddleware`). Writes may hash a password (tens of milliseconds of Argon2)
-or wait for SQLite's write lock, which must not stop the worker serving everyone else,
-so they keep the thread pool (`FlaskBridge`). `INLINE_READS=false` sends every
-request to the pool; `WSGI_THREADS=0` runs every request in the loop.
+Where each request runs:
+- Operations that touch nothing that can wait (no `503` declared in the contract: the
+  liveness probe) run in the loop's thread (`InlineWSGIMiddleware`), always.
+- Reads (GET, HEAD, OPTIONS) are a few indexed queries that never wait for a lock: SQLite
+  in WAL mode lets readers pass writers. On SQLite with rate limits in memory they run in
+  the loop too. Anything across a network (PostgreSQL, Redis) can go silent, and a read
+  blocked in the loop would stop every request of the worker, the contract documents
+  and the liveness probe included, until its deadline: there reads go to the pool
+  (`Settings.reads_inline`; `INLINE_READS` overrides).
+- Writes may hash a password (tens of milliseconds of Argon2) or wait for SQLite's write
+  lock, which must not stop the worker serving everyone else, so they use the pool.
+`WSGI_THREADS=0` runs every request in the loop.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from connexion import FlaskApp
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.access.routing_guard import refuse_unrouted
+from service.contract import Contract
 from service.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -38,9 +45,18 @@ class FlaskBridge:
     `FlaskApp.add_wsgi_middleware` wraps.
     """
 
-    def __init__(self, wsgi: Any, *, threads: int, inline_reads: bool) -> None:
+    def __init__(
+        self,
+        wsgi: Any,
+        *,
+        threads: int,
+        inline_reads: bool,
+        always_inline: frozenset[str] = frozenset(),
+    ) -> None:
         self.threads = threads
         self.inline_reads = inline_reads and threads > 0
+        # Operations (as Connexion's routing names them) that never wait on anything.
+        self.always_inline = always_inline
         self.app = wsgi
 
     @property
@@ -59,15 +75,34 @@ class FlaskBridge:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         refuse_unrouted(scope)
-        inline = self.threads == 0 or (self.inline_reads and scope.get("method") in SAFE_METHODS)
-        await (self._inline if inline else self._pooled)(scope, receive, send)
+        await (self._inline if self.runs_inline(scope) else self._pooled)(scope, receive, send)
+
+    def runs_inline(self, scope: Scope) -> bool:
+        if self.threads == 0:
+            return True
+        if self.inline_reads and scope.get("method") in SAFE_METHODS:
+            return True
+        routing = scope.get("extensions", {}).get("connexion_routing", {})
+        return routing.get("operation_id") in self.always_inline
 
 
-def bridge_to_flask(app: FlaskApp, settings: Settings) -> None:
+def waits_on_nothing(contract: Contract) -> frozenset[str]:
+    """Operations that declare no 503: nothing they do can wait on a dependency."""
+    return frozenset(
+        f"{operation['x-openapi-router-controller']}.{operation_id}"
+        for operation_id, operation in contract.operations.items()
+        if "503" not in operation["responses"]
+    )
+
+
+def bridge_to_flask(app: FlaskApp, settings: Settings, contract: Contract) -> None:
     """Put a `FlaskBridge` where Connexion's a2wsgi bridge was (10 threads, no option)."""
     side = app._middleware_app  # noqa: SLF001 (the patch)
     side.asgi_app = FlaskBridge(
-        side.app.wsgi_app, threads=settings.wsgi_threads, inline_reads=settings.inline_reads
+        side.app.wsgi_app,
+        threads=settings.wsgi_threads,
+        inline_reads=settings.reads_inline,
+        always_inline=waits_on_nothing(contract),
     )
 
 

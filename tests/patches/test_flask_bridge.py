@@ -4,6 +4,7 @@ WSGI_n), and everything in the loop with WSGI_THREADS=0; all must behave the sam
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 from starlette.testclient import TestClient
@@ -28,7 +29,7 @@ def test_requests_bodies_errors_and_headers_go_through(inline_client):
     assert error_of(invalid)["code"] == "VALIDATION_ERROR"
     unrouted = inline_client.get("/api/users/a%0Ab")
     assert unrouted.status_code == 404
-    assert inline_client.get("/api/health").json() == {"data": {"status": "ok", "database": "ok"}}
+    assert inline_client.get("/api/health").json() == {"data": {"status": "ok"}}
 
 
 def flask_threads(client: TestClient) -> list[str]:
@@ -41,11 +42,11 @@ def flask_threads(client: TestClient) -> list[str]:
 @pytest.mark.parametrize(
     ("overrides", "read_in_pool", "write_in_pool"),
     [
-        ({}, False, True),
+        ({"inline_reads": True}, False, True),
         ({"inline_reads": False}, True, True),
         ({"wsgi_threads": 0}, False, False),
     ],
-    ids=["default", "inline-reads-off", "no-threads"],
+    ids=["inline-reads", "inline-reads-off", "no-threads"],
 )
 def test_reads_run_in_the_event_loop_and_writes_in_the_pool(
     app_with, overrides, read_in_pool, write_in_pool
@@ -55,9 +56,22 @@ def test_reads_run_in_the_event_loop_and_writes_in_the_pool(
     someone = account(api)  # two writes: POST /api/users, POST /api/tokens
     me = api.get("/api/me", headers=someone.headers)
     assert me.json()["data"]["id"] == someone.user["id"]
-    assert api.get("/api/health").status_code == 200
-    assert len(names) == 4
-    assert [name.startswith("WSGI") for name in names] == [write_in_pool] * 2 + [read_in_pool] * 2
+    assert api.get("/api/posts").status_code == 200
+    assert api.get("/api/health").status_code == 200  # waits on nothing: always in the loop
+    assert len(names) == 5
+    in_pool = [name.startswith("WSGI") for name in names]
+    assert in_pool == [write_in_pool] * 2 + [read_in_pool] * 2 + [False]
+
+
+def test_by_default_reads_run_in_the_loop_only_when_nothing_is_across_a_network(app_with, settings):
+    api = app_with()
+    names = flask_threads(api)
+    assert api.get("/api/posts").status_code == 200
+    on_sqlite = settings.database_url.startswith("sqlite")
+    assert [name.startswith("WSGI") for name in names] == [not on_sqlite]
+    assert settings.reads_inline is on_sqlite
+    shared_limits = replace(settings, ratelimit_enabled=True, ratelimit_storage_uri="redis://x")
+    assert shared_limits.reads_inline is False
 
 
 @pytest.mark.parametrize("inline_reads", [True, False], ids=["in-the-loop", "in-a-thread"])
