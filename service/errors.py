@@ -206,7 +206,8 @@ def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> N
         assert isinstance(exc, DomainError)
         error = from_domain(exc)
         if isinstance(exc, Unavailable):
-            outages.failed(logging.WARNING, f"503 {operation_of(request)}", exc)
+            summary = f"503 {operation_of(request)}"
+            outages.failed(logging.WARNING, summary, exc, expected=exc.refused)
         return render(error)
 
     async def on_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

@@ -31,6 +31,9 @@ class RequestContextMiddleware:
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Layers that copy the scope share this one dict, so what Connexion's routing
+        # writes into it (the operationId) is seen by the error handlers outside it too.
+        scope.setdefault("extensions", {})
         context = contextvars.Context()
         context.run(bind, self.runtime)
         context.run(begin_request)  # its own deadline for the database

@@ -105,7 +105,9 @@ class DatabaseGuard:
                     raise Unavailable("The database does not answer") from error
         except BreakerOpen as refused:
             raise Unavailable(
-                "The database does not answer; not retried for a moment", refused.retry_after
+                "The database does not answer; not retried for a moment",
+                refused.retry_after,
+                refused=True,
             ) from refused
         finally:
             reset_unit_deadline(token)

@@ -20,7 +20,9 @@ def cause_of(error: BaseException) -> BaseException:
     """The innermost exception `error` was raised from: what actually went wrong."""
     seen = {id(error)}
     while True:
-        cause = error.__cause__ or error.__context__
+        cause = error.__cause__
+        if cause is None and not error.__suppress_context__:
+            cause = error.__context__
         if cause is None or id(cause) in seen:
             return error
         seen.add(id(cause))
@@ -57,8 +59,12 @@ class OutageLog:
             self._last[key] = now
             return True
 
-    def failed(self, level: int, summary: str, error: BaseException) -> None:
-        """Log `summary` and the error's class; with its traceback if this cause's is due."""
+    def failed(
+        self, level: int, summary: str, error: BaseException, *, expected: bool = False
+    ) -> None:
+        """Log `summary` and the error's class; with the traceback of its cause (the
+        innermost exception, its own frames only) if that cause's is due. `expected`:
+        a refusal the service chose (a breaker open), which a traceback would not explain."""
         cause = cause_of(error)
         key = f"{type(cause).__qualname__}@{where(cause)}"
         line = f"{summary}: {type(error).__name__}"
@@ -68,7 +74,12 @@ class OutageLog:
         said = str(cause).strip().splitlines()
         if said:
             line += f": {said[0][:MESSAGE_CHARACTERS]}"
-        if self._traceback_due(key):
-            self.logger.log(level, "%s (traceback once a minute per cause)", line, exc_info=error)
+        if not expected and self._traceback_due(key):
+            self.logger.log(
+                level,
+                "%s (traceback once a minute per cause)",
+                line,
+                exc_info=(type(cause), cause, cause.__traceback__),
+            )
         else:
             self.logger.log(level, "%s", line)
