@@ -110,8 +110,11 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A connection for Core queries; whatever it began is rolled back when it closes."""
+        """A connection for Core queries, each its own transaction (autocommit): no
+        BEGIN before them and no ROLLBACK after, two round trips fewer per read on
+        PostgreSQL. A write in it (a token's `last_used_at`) is committed at once."""
         with self.guard(), self.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 
     def dispose(self) -> None:

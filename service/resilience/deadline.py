@@ -96,6 +96,7 @@ class Watchdog:
         # key -> (deadline, what gives the socket's descriptor now)
         self._held: dict[int, tuple[float, Callable[[], int]]] = {}
         self._thread: threading.Thread | None = None
+        self._wakes_at = float("inf")  # when the watchdog's thread looks again
         self.cuts = 0
 
     def hold(self, key: int, deadline: float, fileno: Callable[[], int]) -> None:
@@ -106,7 +107,10 @@ class Watchdog:
                     target=self._watch, name=f"watchdog-{self.name}", daemon=True
                 )
                 self._thread.start()
-            self._lock.notify()
+            elif deadline < self._wakes_at:
+                # Only an earlier deadline wakes the thread: deadlines mostly come in
+                # order, and a wake-up per query would cost every request a switch.
+                self._lock.notify()
 
     def release(self, key: int) -> None:
         with self._lock:
@@ -129,7 +133,9 @@ class Watchdog:
                     return
                 else:
                     wait = IDLE_EXIT_SECONDS
-                self._lock.wait(max(wait, 0.001))
+                wait = max(wait, 0.001)
+                self._wakes_at = now + wait
+                self._lock.wait(wait)
 
     def _cut(self, fileno: Callable[[], int]) -> None:
         try:
