@@ -115,7 +115,11 @@ SCENARIOS = {
     "error": ("/api/users", "post_invalid.lua"),
 }
 MODES = {"keep-alive": [], "close": ["-H", "Connection: close"]}
-SYSTEMS = [system for system in SYSTEMS if not ONLY_SYSTEMS or system.name in ONLY_SYSTEMS]
+SYSTEMS = [
+    system
+    for system in SYSTEMS
+    if not ONLY_SYSTEMS or system.name in ONLY_SYSTEMS or system.name.startswith("service:")
+]
 SCENARIOS = {k: v for k, v in SCENARIOS.items() if not ONLY_SCENARIOS or k in ONLY_SCENARIOS}
 MODES = {k: v for k, v in MODES.items() if not ONLY_MODES or k in ONLY_MODES}
 

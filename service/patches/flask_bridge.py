@@ -20,10 +20,12 @@ Where each request runs:
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import io
-from typing import Any, cast
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi import build_environ
 from connexion import FlaskApp
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -54,6 +56,7 @@ class FlaskBridge:
         always_inline: frozenset[str] = frozenset(),
     ) -> None:
         self.threads = threads
+        self.executor = ThreadPoolExecutor(max(threads, 1), thread_name_prefix="WSGI")
         self.inline_reads = inline_reads and threads > 0
         # Operations (as Connexion's routing names them) that never wait on anything.
         self.always_inline = always_inline
@@ -68,9 +71,7 @@ class FlaskBridge:
         self._wsgi = wsgi
         self._inline = InlineWSGIMiddleware(wsgi)
         self._pooled: ASGIApp = (
-            cast(ASGIApp, WSGIMiddleware(wsgi, workers=self.threads))
-            if self.threads
-            else self._inline
+            PooledWSGIMiddleware(wsgi, self.executor) if self.threads else self._inline
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,6 +107,55 @@ def bridge_to_flask(app: FlaskApp, settings: Settings, contract: Contract) -> No
     )
 
 
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body (the body limit layer has bounded it); None if the client
+    went away first."""
+    body = bytearray()
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return bytes(body)
+
+
+def run_wsgi(app: Any, scope: Scope, body: bytes) -> Answer:
+    """Flask run to completion on `body`: status, headers and the whole response body."""
+    started: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: Any = None,  # noqa: ARG001 (WSGI's signature; errors propagate)
+    ) -> Any:
+        started["status"] = int(status.split(" ", 1)[0])
+        started["headers"] = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+        ]
+        return chunks.append
+
+    result = app(build_environ(scope, io.BytesIO(body)), start_response)  # type: ignore[arg-type]
+    try:
+        chunks.extend(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return started["status"], started["headers"], b"".join(chunks)
+
+
+async def send_answer(send: Send, answer: Answer) -> None:
+    status, headers, body = answer
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 class InlineWSGIMiddleware:
     """Flask run to completion in the event loop's thread: the body is read whole (the
     body limit layer has already bounded it), then the response is sent."""
@@ -116,40 +166,29 @@ class InlineWSGIMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        started: dict[str, Any] = {}
+        body = await read_body(receive)
+        if body is not None:
+            await send_answer(send, run_wsgi(self.app, scope, body))
 
-        def start_response(
-            status: str,
-            headers: list[tuple[str, str]],
-            exc_info: Any = None,  # noqa: ARG001 (WSGI's signature; errors propagate)
-        ) -> Any:
-            started["status"] = int(status.split(" ", 1)[0])
-            started["headers"] = [
-                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
-            ]
-            return chunks.append
 
-        chunks: list[bytes] = []
-        result = self.app(build_environ(scope, io.BytesIO(bytes(body))), start_response)  # type: ignore[arg-type]
-        try:
-            chunks.extend(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": started["status"],
-                "headers": started["headers"],
-            }
+class PooledWSGIMiddleware:
+    """Flask run to completion in a thread of the pool: one hand-off there and one back
+    per request, where a2wsgi hands every response message back through a future of its
+    own, each a wake-up of the loop and of the thread."""
+
+    def __init__(self, app: Any, executor: ThreadPoolExecutor) -> None:
+        self.app = app
+        self.executor = executor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        if body is None:
+            return
+        context = contextvars.copy_context()  # the request's runtime, id and budget
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(
+            self.executor, context.run, run_wsgi, self.app, scope, body
         )
-        await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": False})
+        await send_answer(send, answer)
