@@ -11,6 +11,7 @@ Nothing happens at import time; servers use `create_app` as a factory (`uvicorn
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import connexion
 import yaml
@@ -64,6 +65,7 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
         database_guard=guard,
         passwords=Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
         rate_limits=RateLimits(contract, settings),
+        threads=ThreadPoolExecutor(max(settings.wsgi_threads, 1), thread_name_prefix="WSGI"),
     )
 
 
@@ -119,7 +121,7 @@ def create_app(
     app.app.after_request(stamp_flask_response)
     # Where Flask runs (the event loop or a pool of WSGI_THREADS), per operation and
     # database: see service/patches/flask_bridge.py for why, bench/README.md for figures.
-    bridge_to_flask(app, settings, contract)
+    bridge_to_flask(app, settings, contract, runtime.threads)
     return app
 
 

@@ -10,6 +10,7 @@ The Flask app keeps it too, as `app.app.extensions["runtime"]`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ class Runtime:
     database_guard: DatabaseGuard
     passwords: Passwords
     rate_limits: RateLimits
+    # The threads (WSGI_THREADS) that run Flask and token lookups away from the loop.
+    threads: ThreadPoolExecutor
 
 
 _current: ContextVar[Runtime] = ContextVar("runtime")

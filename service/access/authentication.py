@@ -9,6 +9,7 @@ that declares the scheme.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import uuid
 from collections.abc import Callable
@@ -66,9 +67,13 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
     for a database or Redis across a network: a silent one must not stall the worker.
     """
     runtime = current()
-    if runtime.settings.reads_inline:
+    if runtime.settings.reads_inline or runtime.settings.wsgi_threads == 0:
         return _authenticate(runtime, token, request)
-    return await asyncio.to_thread(_authenticate, runtime, token, request)
+    # In the app's own threads, those Flask runs in: one pool, one bound on concurrency.
+    context = contextvars.copy_context()  # the request's runtime, id and budget
+    return await asyncio.get_running_loop().run_in_executor(
+        runtime.threads, context.run, _authenticate, runtime, token, request
+    )
 
 
 # Connexion inspects the hook's signature twice per request (which keywords it takes);

@@ -54,9 +54,10 @@ class FlaskBridge:
         threads: int,
         inline_reads: bool,
         always_inline: frozenset[str] = frozenset(),
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.threads = threads
-        self.executor = ThreadPoolExecutor(max(threads, 1), thread_name_prefix="WSGI")
+        self.executor = executor or ThreadPoolExecutor(max(threads, 1), thread_name_prefix="WSGI")
         self.inline_reads = inline_reads and threads > 0
         # Operations (as Connexion's routing names them) that never wait on anything.
         self.always_inline = always_inline
@@ -96,7 +97,9 @@ def waits_on_nothing(contract: Contract) -> frozenset[str]:
     )
 
 
-def bridge_to_flask(app: FlaskApp, settings: Settings, contract: Contract) -> None:
+def bridge_to_flask(
+    app: FlaskApp, settings: Settings, contract: Contract, executor: ThreadPoolExecutor
+) -> None:
     """Put a `FlaskBridge` where Connexion's a2wsgi bridge was (10 threads, no option)."""
     side = app._middleware_app  # noqa: SLF001 (the patch)
     side.asgi_app = FlaskBridge(
@@ -104,6 +107,7 @@ def bridge_to_flask(app: FlaskApp, settings: Settings, contract: Contract) -> No
         threads=settings.wsgi_threads,
         inline_reads=settings.reads_inline,
         always_inline=waits_on_nothing(contract),
+        executor=executor,
     )
 
 
