@@ -65,7 +65,7 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
         database_guard=guard,
         passwords=Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
         rate_limits=RateLimits(contract, settings),
-        threads=ThreadPoolExecutor(max(settings.wsgi_threads, 1), thread_name_prefix="WSGI"),
+        threads=ThreadPoolExecutor(max(settings.threads, 1), thread_name_prefix="WSGI"),
     )
 
 

@@ -56,6 +56,13 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: flo
     return value
 
 
+def _auto_integer(environ: Mapping[str, str], name: str, minimum: int) -> int | None:
+    """An integer, or None for `auto` (or unset): the service decides."""
+    if environ.get(name, "").strip().lower() in ("", "auto"):
+        return None
+    return _integer(environ, name, 0, minimum)
+
+
 def _auto_boolean(environ: Mapping[str, str], name: str) -> bool | None:
     """True, false, or None for `auto` (or unset): the service decides."""
     if environ.get(name, "").strip().lower() in ("", "auto"):
@@ -101,7 +108,8 @@ class Settings:
     validate_responses: bool = True
     # Threads that run Flask for writes in each worker (a2wsgi's pool); 0: none, every
     # request runs in the event loop. Reads run in the event loop unless inline_reads is off.
-    wsgi_threads: int = 2
+    # None (auto): 2 where reads run in the loop (writes only), 8 where they do not.
+    wsgi_threads: int | None = None
     # None (auto): in the loop only when nothing a read waits on is across a network.
     inline_reads: bool | None = None
     # Every wait on a dependency is bounded (seconds); see README "Bad days".
@@ -133,6 +141,17 @@ class Settings:
         local_limits = not self.ratelimit_enabled or self.ratelimit_storage_uri.startswith("memory")
         return self.is_sqlite and local_limits
 
+    @property
+    def threads(self) -> int:
+        """Threads per worker for Flask and token lookups (0: none, all in the loop).
+
+        Auto: 2 where reads run in the loop, for writes (a password hash, SQLite's write
+        lock); 8 where reads wait on a network too, so that a few slow round trips do not
+        queue every request (bench/README.md, round 3)."""
+        if self.wsgi_threads is not None:
+            return self.wsgi_threads
+        return 2 if self.reads_inline else 8
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -151,7 +170,7 @@ class Settings:
             validate_responses=_boolean(
                 env, "VALIDATE_RESPONSES", default=environment != "production"
             ),
-            wsgi_threads=_integer(env, "WSGI_THREADS", 2, minimum=0),
+            wsgi_threads=_auto_integer(env, "WSGI_THREADS", minimum=0),
             inline_reads=_auto_boolean(env, "INLINE_READS"),
             database_connect_timeout=_seconds(env, "DATABASE_CONNECT_TIMEOUT", 2.0, minimum=1),
             database_pool_timeout=_seconds(env, "DATABASE_POOL_TIMEOUT", 2.0, minimum=0.01),

@@ -67,7 +67,7 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
     for a database or Redis across a network: a silent one must not stall the worker.
     """
     runtime = current()
-    if runtime.settings.reads_inline or runtime.settings.wsgi_threads == 0:
+    if runtime.settings.reads_inline or runtime.settings.threads == 0:
         return _authenticate(runtime, token, request)
     # In the app's own threads, those Flask runs in: one pool, one bound on concurrency.
     context = contextvars.copy_context()  # the request's runtime, id and budget

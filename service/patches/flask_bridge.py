@@ -104,7 +104,7 @@ def bridge_to_flask(
     side = app._middleware_app  # noqa: SLF001 (the patch)
     side.asgi_app = FlaskBridge(
         side.app.wsgi_app,
-        threads=settings.wsgi_threads,
+        threads=settings.threads,
         inline_reads=settings.reads_inline,
         always_inline=waits_on_nothing(contract),
         executor=executor,
