@@ -63,13 +63,6 @@ def _auto_integer(environ: Mapping[str, str], name: str, minimum: int) -> int | 
     return _integer(environ, name, 0, minimum)
 
 
-def _auto_boolean(environ: Mapping[str, str], name: str) -> bool | None:
-    """True, false, or None for `auto` (or unset): the service decides."""
-    if environ.get(name, "").strip().lower() in ("", "auto"):
-        return None
-    return _boolean(environ, name, default=False)
-
-
 def _origins(raw: str) -> tuple[str, ...]:
     origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
     for origin in origins:
@@ -108,10 +101,10 @@ class Settings:
     validate_responses: bool = True
     # Threads that run Flask for writes in each worker (a2wsgi's pool); 0: none, every
     # request runs in the event loop. Reads run in the event loop unless inline_reads is off.
-    # None (auto): 2 where reads run in the loop (writes only), 8 where they do not.
+    # None (auto): 8; 2 where reads run in the loop (the threads serve writes only).
     wsgi_threads: int | None = None
-    # None (auto): in the loop only when nothing a read waits on is across a network.
-    inline_reads: bool | None = None
+    # Reads (and token lookups) in the event loop instead of the threads: off by default.
+    inline_reads: bool = False
     # Every wait on a dependency is bounded (seconds); see README "Bad days".
     database_connect_timeout: float = 2.0
     database_pool_timeout: float = 2.0
@@ -128,29 +121,21 @@ class Settings:
     password_hash_memory_kib: int = 65536
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
     def reads_inline(self) -> bool:
-        """Whether reads run in the event loop: as set, else (auto) only when neither the
-        database nor the rate-limit storage is across a network, where a silent peer would
-        stop the loop and every request of the worker with it."""
-        if self.inline_reads is not None:
-            return self.inline_reads
-        local_limits = not self.ratelimit_enabled or self.ratelimit_storage_uri.startswith("memory")
-        return self.is_sqlite and local_limits
+        """Whether reads and token lookups run in the event loop (`INLINE_READS`); never
+        with no threads to run them in."""
+        return self.inline_reads or self.wsgi_threads == 0
 
     @property
     def threads(self) -> int:
         """Threads per worker for Flask and token lookups (0: none, all in the loop).
 
-        Auto: 2 where reads run in the loop, for writes (a password hash, SQLite's write
-        lock); 8 where reads wait on a network too, so that a few slow round trips do not
-        queue every request (bench/README.md, round 3)."""
+        Auto: 8, so that requests waiting on database round trips do not queue every
+        other request (bench/README.md, round 3); 2 where reads run in the loop and the
+        threads only serve writes (a password hash, SQLite's write lock)."""
         if self.wsgi_threads is not None:
             return self.wsgi_threads
-        return 2 if self.reads_inline else 8
+        return 2 if self.inline_reads else 8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -171,7 +156,7 @@ class Settings:
                 env, "VALIDATE_RESPONSES", default=environment != "production"
             ),
             wsgi_threads=_auto_integer(env, "WSGI_THREADS", minimum=0),
-            inline_reads=_auto_boolean(env, "INLINE_READS"),
+            inline_reads=_boolean(env, "INLINE_READS", default=False),
             database_connect_timeout=_seconds(env, "DATABASE_CONNECT_TIMEOUT", 2.0, minimum=1),
             database_pool_timeout=_seconds(env, "DATABASE_POOL_TIMEOUT", 2.0, minimum=0.01),
             database_statement_timeout=_seconds(

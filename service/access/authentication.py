@@ -61,13 +61,12 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
     """Connexion's bearer hook: the caller's claims, or `InvalidToken` (a 401) saying why.
 
     A refused token counts as a failed credential of the client (see rate_limits).
-    Where reads run in the event loop (`INLINE_READS`; by default only on SQLite with
-    limits in memory) the lookup, one indexed query, runs there too: the hop to a thread
-    and back cost more than the query (bench/README.md). Otherwise it runs in a thread,
-    for a database or Redis across a network: a silent one must not stall the worker.
+    It runs in the app's threads, where Flask runs: a database or Redis that goes
+    silent must not stall the event loop. With `INLINE_READS=true` it runs in the loop,
+    like reads (one indexed query; the hop to a thread and back may cost more).
     """
     runtime = current()
-    if runtime.settings.reads_inline or runtime.settings.threads == 0:
+    if runtime.settings.reads_inline:
         return _authenticate(runtime, token, request)
     # In the app's own threads, those Flask runs in: one pool, one bound on concurrency.
     context = contextvars.copy_context()  # the request's runtime, id and budget

@@ -9,14 +9,14 @@ app's `WSGI_THREADS`, shared with token lookups), or does not leave the loop at 
 Where each request runs:
 - Operations that touch nothing that can wait (no `503` declared in the contract: the
   liveness probe) run in the loop's thread (`InlineWSGIMiddleware`), always.
-- Reads (GET, HEAD, OPTIONS) are a few indexed queries that never wait for a lock: SQLite
-  in WAL mode lets readers pass writers. On SQLite with rate limits in memory they run in
-  the loop too. Anything across a network (PostgreSQL, Redis) can go silent, and a read
-  blocked in the loop would stop every request of the worker, the contract documents
-  and the liveness probe included, until its deadline: there reads go to the pool
-  (`Settings.reads_inline`; `INLINE_READS` overrides).
-- Writes may hash a password (tens of milliseconds of Argon2) or wait for SQLite's write
-  lock, which must not stop the worker serving everyone else, so they use the pool.
+- Everything else runs in the app's threads (`WSGI_THREADS`, 8 by default), reads
+  included: a read blocked in the loop on a silent network (PostgreSQL, Redis) would
+  stop every request of the worker, the contract documents and the liveness probe
+  included, until its deadline. With one hand-off each way (`PooledWSGIMiddleware`)
+  threads were also as fast or faster than the loop under load, on SQLite too
+  (bench/README.md, round 3). `INLINE_READS=true` runs reads (GET, HEAD, OPTIONS) and
+  token lookups in the loop again: a few indexed queries that never wait for a lock in
+  SQLite's WAL mode; only for a database that cannot go silent.
 `WSGI_THREADS=0` runs every request in the loop.
 """
 

@@ -63,15 +63,15 @@ def test_reads_run_in_the_event_loop_and_writes_in_the_pool(
     assert in_pool == [write_in_pool] * 2 + [read_in_pool] * 2 + [False]
 
 
-def test_by_default_reads_run_in_the_loop_only_when_nothing_is_across_a_network(app_with, settings):
+def test_by_default_every_request_but_liveness_runs_in_the_threads(app_with, settings):
     api = app_with()
     names = flask_threads(api)
     assert api.get("/api/posts").status_code == 200
-    on_sqlite = settings.database_url.startswith("sqlite")
-    assert [name.startswith("WSGI") for name in names] == [not on_sqlite]
-    assert settings.reads_inline is on_sqlite
-    shared_limits = replace(settings, ratelimit_enabled=True, ratelimit_storage_uri="redis://x")
-    assert shared_limits.reads_inline is False
+    assert api.get("/api/health").status_code == 200
+    assert [name.startswith("WSGI") for name in names] == [True, False]
+    assert (settings.reads_inline, settings.threads) == (False, 8)
+    assert replace(settings, inline_reads=True).threads == 2
+    assert replace(settings, wsgi_threads=0).reads_inline is True
 
 
 @pytest.mark.parametrize("inline_reads", [True, False], ids=["in-the-loop", "in-a-thread"])

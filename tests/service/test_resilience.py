@@ -149,7 +149,7 @@ def test_the_bounds_are_settings():
             "RATELIMIT_STORAGE_TIMEOUT": "0.1",
             "BREAKER_FAILURES": "5",
             "BREAKER_COOLDOWN": "2",
-            "INLINE_READS": "auto",
+            "WSGI_THREADS": "auto",
         }
     )
     assert settings.database_connect_timeout == 3
@@ -158,8 +158,8 @@ def test_the_bounds_are_settings():
     assert settings.database_request_timeout == 6
     assert settings.ratelimit_storage_timeout == 0.1
     assert (settings.breaker_failures, settings.breaker_cooldown) == (5, 2)
-    assert settings.inline_reads is None
-    assert Settings.from_env({"INLINE_READS": "false"}).inline_reads is False
+    assert (settings.wsgi_threads, settings.threads, settings.inline_reads) == (None, 8, False)
+    assert Settings.from_env({"WSGI_THREADS": "3"}).threads == 3
     for name, value in [("DATABASE_REQUEST_TIMEOUT", "soon"), ("BREAKER_COOLDOWN", "0")]:
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: value})
