@@ -1,14 +1,24 @@
 """`make bench`: this service against a bare Flask and a FastAPI baseline, side by side.
 
 Each system is started in turn on 127.0.0.1 with BENCH_WORKERS processes and a fresh copy
-of one seeded SQLite file; wrk loads it (64 connections, a warm-up, then BENCH_DURATION
+of one seeded database; wrk loads it (64 connections, a warm-up, then BENCH_DURATION
 seconds per scenario), with keep-alive and with `Connection: close`. The pairs alternate
 BENCH_REPEAT times and the medians are reported, with each system's peak memory.
 Results also go to bench/results/latest.json.
+
+Databases (BENCH_DATABASES, all three by default; the PostgreSQL ones need
+BENCH_POSTGRES_URL or a PostgreSQL DATABASE_URL, whose server gets databases of its own):
+- `sqlite`: a file.
+- `postgresql`: PostgreSQL on 127.0.0.1.
+- `postgresql-0.5ms`: the same through a proxy process adding 0.25 ms each way
+  (bench/latency.py): a database a short network hop away.
+BENCH_VARIANTS adds the service under other settings, e.g.
+`inline:INLINE_READS=true;threads8:WSGI_THREADS=8,INLINE_READS=false`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -21,11 +31,17 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
+from urllib.parse import urlsplit, urlunsplit
 
-from bench.seed import PASSWORD, seed
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bench.seed import PASSWORD, seed, seed_url
+from models.db import make_engine
 from tests.servers import free_port, gunicorn_command, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +52,15 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 ONLY_SYSTEMS = set(filter(None, os.environ.get("BENCH_SYSTEMS", "").split(",")))
 ONLY_SCENARIOS = set(filter(None, os.environ.get("BENCH_SCENARIOS", "").split(",")))
 ONLY_MODES = set(filter(None, os.environ.get("BENCH_MODES", "").split(",")))
+DATABASES = [
+    name.strip()
+    for name in os.environ.get("BENCH_DATABASES", "sqlite,postgresql,postgresql-0.5ms").split(",")
+    if name.strip()
+]
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL") or (
+    os.environ.get("DATABASE_URL", "") if "postgresql" in os.environ.get("DATABASE_URL", "") else ""
+)
+LATENCY_MS_EACH_WAY = 0.25
 WARMUP = 2
 CONNECTIONS = 64
 ORIGIN = "http://bench.example.com"
@@ -67,6 +92,22 @@ SYSTEMS = [
     System("fastapi", "bench.baselines.fastapi_app:app", "uvicorn_worker.UvicornWorker"),
 ]
 
+
+def variants(spec: str) -> list[System]:
+    """The service under other settings: `name:VAR=value,VAR=value;name:...`."""
+    found = []
+    for item in filter(None, (part.strip() for part in spec.split(";"))):
+        name, _, assignments = item.partition(":")
+        env = dict(SYSTEMS[0].env)
+        for assignment in filter(None, assignments.split(",")):
+            key, _, value = assignment.partition("=")
+            env[key.strip()] = value.strip()
+        found.append(System(f"service:{name.strip()}", SYSTEMS[0].app, SYSTEMS[0].worker, env))
+    return found
+
+
+SYSTEMS += variants(os.environ.get("BENCH_VARIANTS", ""))
+
 SCENARIOS = {
     "list": ("/api/users?page=1&limit=20", None),
     "get": ("/api/users/{id}", None),
@@ -74,7 +115,11 @@ SCENARIOS = {
     "error": ("/api/users", "post_invalid.lua"),
 }
 MODES = {"keep-alive": [], "close": ["-H", "Connection: close"]}
-SYSTEMS = [system for system in SYSTEMS if not ONLY_SYSTEMS or system.name in ONLY_SYSTEMS]
+SYSTEMS = [
+    system
+    for system in SYSTEMS
+    if not ONLY_SYSTEMS or system.name in ONLY_SYSTEMS or system.name.startswith("service:")
+]
 SCENARIOS = {k: v for k, v in SCENARIOS.items() if not ONLY_SCENARIOS or k in ONLY_SCENARIOS}
 MODES = {k: v for k, v in MODES.items() if not ONLY_MODES or k in ONLY_MODES}
 
@@ -160,13 +205,83 @@ def post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
         return answer
 
 
-def run_system(system: System, seeded: Path, user_id: str, wrk: str) -> SystemRun:
-    """Start `system` on a copy of the seeded database, load every scenario, stop it."""
-    with tempfile.TemporaryDirectory() as folder:
-        database = Path(folder) / "bench.db"
-        shutil.copy(seeded, database)
+class Database:
+    """One database scenario: seeded once, a fresh copy for each system's run."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.folder = folder
+        self.latency: subprocess.Popen[bytes] | None = None
+        if name == "sqlite":
+            self.seeded = folder / "seed.db"
+            self.user_ids = seed(self.seeded)
+            return
+        if not POSTGRES_URL:
+            raise SystemExit(f"bench: {name} needs BENCH_POSTGRES_URL (or DATABASE_URL)")
+        base = make_url(POSTGRES_URL)
+        self.seed_name = f"{base.database}_bench_seed"
+        self.run_name = f"{base.database}_bench_run"
+        self._create(self.seed_name)
+        self.user_ids = seed_url(self._url(self.seed_name))
+        if name.endswith("-0.5ms"):
+            port = free_port()
+            upstream = f"{base.host or '127.0.0.1'}:{base.port or 5432}"
+            command = [sys.executable, "-m", "bench.latency", "--upstream", upstream]
+            command += ["--port", str(port), "--ms", str(LATENCY_MS_EACH_WAY)]
+            self.latency = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+            self.proxy_port: int | None = port
+            time.sleep(1)
+        else:
+            self.proxy_port = None
+
+    def _url(self, database: str, *, proxied: bool = False) -> str:
+        url = make_url(POSTGRES_URL).set(database=database)
+        text_url = url.render_as_string(hide_password=False)
+        if proxied and self.proxy_port:
+            parts = urlsplit(text_url)
+            user, at, _ = parts.netloc.rpartition("@")
+            netloc = f"{user}{at}127.0.0.1:{self.proxy_port}"
+            text_url = urlunsplit(parts._replace(netloc=netloc))
+        return text_url
+
+    def _create(self, name: str, template: str | None = None) -> None:
+        engine = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            like = f' TEMPLATE "{template}"' if template else ""
+            connection.execute(text(f'CREATE DATABASE "{name}"{like}'))
+        engine.dispose()
+
+    @contextlib.contextmanager
+    def fresh(self) -> Iterator[str]:
+        """The URL of a fresh copy of the seeded database, as a server reaches it."""
+        if self.name == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                database = Path(folder) / "bench.db"
+                shutil.copy(self.seeded, database)
+                yield f"sqlite:///{database}"
+            return
+        self._create(self.run_name, template=self.seed_name)
+        yield self._url(self.run_name, proxied=True)
+
+    def close(self) -> None:
+        if self.latency is not None:
+            self.latency.terminate()
+            self.latency.wait(timeout=10)
+        if self.name != "sqlite":
+            engine = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                for name in (self.run_name, self.seed_name):
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            engine.dispose()
+
+
+def run_system(system: System, database: Database, wrk: str) -> SystemRun:
+    """Start `system` on a fresh copy of the seeded database, load every scenario, stop it."""
+    user_id = database.user_ids[500]
+    with database.fresh() as database_url:
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", **system.env}
+        env = {**os.environ, "DATABASE_URL": database_url, **system.env}
         command = gunicorn_command(system.app, system.worker, WORKERS, port)
         server = subprocess.Popen(command, cwd=ROOT, env=env)
         base = f"http://127.0.0.1:{port}"
@@ -174,7 +289,7 @@ def run_system(system: System, seeded: Path, user_id: str, wrk: str) -> SystemRu
         try:
             wait_until_up(f"{base}/api/users/{user_id}", server)
             token = ""
-            if system.name == "service":
+            if system.name.startswith("service"):
                 credentials = {"email": "bench0000@example.com", "password": PASSWORD}
                 token = post_json(f"{base}/api/tokens", credentials)["data"]["token"]
             bodies = {
@@ -260,16 +375,34 @@ def render(table: Table, peaks: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    wrk = ensure_wrk()
-    with tempfile.TemporaryDirectory() as folder:
-        seeded = Path(folder) / "seed.db"
-        user_id = seed(seeded)[500]
+def render_variants(table: Table) -> str:
+    """req/s (p99 ms) of the service under each setting, and its ratio to the defaults."""
+    names = [system.name for system in SYSTEMS if system.name.startswith("service")]
+    lines = [f"{'mode':<10} {'scenario':<7} | " + " | ".join(f"{n:>22}" for n in names)]
+    for mode, scenarios in table.items():
+        for scenario, systems in scenarios.items():
+            base = systems["service"]["rps"] or 1.0
+            cells = [
+                "{:>6.0f} ({:>4.0f}) {:>5.2f}x".format(
+                    systems[n]["rps"], systems[n]["p99"], systems[n]["rps"] / base
+                )
+                for n in names
+            ]
+            lines.append(f"{mode:<10} {scenario:<7} | " + " | ".join(f"{c:>22}" for c in cells))
+    return "\n".join(lines)
+
+
+def bench_database(name: str, folder: Path, wrk: str) -> dict[str, Any]:
+    """Every system, BENCH_REPEAT times, on the database scenario `name`."""
+    database = Database(name, folder)
+    try:
         runs: dict[str, list[SystemRun]] = {system.name: [] for system in SYSTEMS}
         for rep in range(REPEAT):
             for system in SYSTEMS:
-                print(f"bench: round {rep + 1}/{REPEAT}, {system.name}", flush=True)
-                runs[system.name].append(run_system(system, seeded, user_id, wrk))
+                print(f"bench: {name}, round {rep + 1}/{REPEAT}, {system.name}", flush=True)
+                runs[system.name].append(run_system(system, database, wrk))
+    finally:
+        database.close()
     same = {
         scenario: len({runs[name][0]["bodies"][scenario] for name in runs}) == 1
         for scenario in ("list", "get")
@@ -278,14 +411,27 @@ def main() -> int:
         same = {}
     table = median_table(runs)
     peaks = {name: max(rep["rss_mib"] for rep in reps) for name, reps in runs.items()}
+    return {"medians": table, "peak_rss_mib": peaks, "identical_bodies": same}
+
+
+def main() -> int:
+    wrk = ensure_wrk()
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in DATABASES:
+            results[name] = bench_database(name, Path(folder), wrk)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print()
     print(
         f"wrk -c{CONNECTIONS}, {DURATION} s per scenario after {WARMUP} s warm-up, "
         f"{WORKERS} workers each, median of {REPEAT}; {machine}"
     )
-    print(render(table, peaks))
-    print(f"identical bodies for the same query: {same}")
+    for name, result in results.items():
+        print(f"\n== database: {name} ==")
+        print(render(result["medians"], result["peak_rss_mib"]))
+        print(f"identical bodies for the same query: {result['identical_bodies']}")
+        if any(system.name.startswith("service:") for system in SYSTEMS):
+            print(render_variants(result["medians"]))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(
@@ -296,14 +442,12 @@ def main() -> int:
                 "duration_s": DURATION,
                 "repeat": REPEAT,
                 "connections": CONNECTIONS,
-                "medians": table,
-                "peak_rss_mib": peaks,
-                "identical_bodies": same,
+                "databases": results,
             },
             indent=2,
         )
     )
-    return 0 if all(same.values()) else 1
+    return 0 if all(all(r["identical_bodies"].values()) for r in results.values()) else 1
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from sqlmodel import SQLModel
 
 import models.post
 import models.token  # noqa: F401
-from models.db import make_engine
+from models.db import DatabaseLimits, make_engine
 from service.settings import Settings
 
 config = context.config
@@ -17,6 +17,9 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = SQLModel.metadata
+
+
+MIGRATION_TIMEOUT = 3600.0  # seconds per statement
 
 
 def database_url() -> str:
@@ -30,7 +33,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(database_url())
+    # A migration may rewrite a large table: no statement timeout of a request's size.
+    engine = make_engine(database_url(), DatabaseLimits(statement_timeout=MIGRATION_TIMEOUT))
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -36,3 +36,14 @@ class InvalidToken(DomainError):
 
 class WrongCredentials(DomainError):
     """An email and password that do not match (the same words for either mistake)."""
+
+
+class Unavailable(DomainError):
+    """A dependency (the database) does not answer in time, or its breaker is open: the
+    request was not carried out, and may be sent again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = max(retry_after, 1)
+        # Not tried at all: the dependency failed so recently that it is left alone.
+        self.refused = refused

@@ -12,6 +12,7 @@ Nothing happens at import time; servers use `create_app` as a factory (`uvicorn
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import connexion
 import yaml
@@ -19,7 +20,7 @@ from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
-from models.db import Database
+from models.db import Database, DatabaseLimits
 from models.passwords import Passwords
 from service.access.authorization import Authorization
 from service.access.rate_limits import RateLimits
@@ -42,6 +43,7 @@ from service.patches.request_validation import (
     VALIDATOR_MAP_WITH_DETAILS,
     refuse_unvalidated_parameters,
 )
+from service.resilience.database import DatabaseGuard
 from service.runtime import EXTENSION, Runtime
 from service.settings import Settings
 
@@ -52,12 +54,22 @@ COMPACT_JSON = Jsonifier(json, separators=(",", ":"))
 
 def build_runtime(settings: Settings, contract: Contract) -> Runtime:
     """Everything one app owns, built from its settings."""
+    limits = DatabaseLimits(
+        connect_timeout=settings.database_connect_timeout,
+        pool_timeout=settings.database_pool_timeout,
+        statement_timeout=settings.database_statement_timeout,
+    )
+    guard = DatabaseGuard(settings)
+    database = Database(settings.database_url, limits, guard)
+    guard.attach(database.engine)
     return Runtime(
         settings=settings,
         contract=contract,
-        database=Database(settings.database_url),
+        database=database,
+        database_guard=guard,
         passwords=Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
         rate_limits=RateLimits(contract, settings),
+        threads=ThreadPoolExecutor(max(settings.threads, 1), thread_name_prefix="WSGI"),
     )
 
 
@@ -119,9 +131,9 @@ def create_app(
     runtime.rate_limits.init_app(app.app)
     app.app.before_request(authorization.check)
     app.app.after_request(stamp_flask_response)
-    # Reads in the event loop, writes in a pool of WSGI_THREADS: see
-    # service/patches/flask_bridge.py for why, bench/README.md for the figures.
-    bridge_to_flask(app, settings)
+    # Where Flask runs (the event loop or a pool of WSGI_THREADS), per operation and
+    # database: see service/patches/flask_bridge.py for why, bench/README.md for figures.
+    bridge_to_flask(app, settings, contract, runtime.threads)
     return app
 
 

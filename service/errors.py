@@ -21,7 +21,15 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from models.errors import Conflict, DomainError, InvalidToken, NotFound, WrongCredentials
+from models.errors import (
+    Conflict,
+    DomainError,
+    InvalidToken,
+    NotFound,
+    Unavailable,
+    WrongCredentials,
+)
+from service.resilience.outage_log import OutageLog
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +92,7 @@ DOMAIN_CODES: dict[type[DomainError], ErrorCode] = {
     Conflict: ErrorCode.CONFLICT,
     InvalidToken: ErrorCode.UNAUTHORIZED,
     WrongCredentials: ErrorCode.UNAUTHORIZED,
+    Unavailable: ErrorCode.SERVICE_UNAVAILABLE,
 }
 
 
@@ -132,10 +141,13 @@ def internal_error() -> ApiError:
 
 def from_domain(error: DomainError) -> ApiError:
     """The API error a domain error becomes (500 for one this table does not know)."""
+    headers = {}
+    if isinstance(error, Unavailable):
+        headers["Retry-After"] = str(error.retry_after)
     for kind in type(error).__mro__:
         code = DOMAIN_CODES.get(kind)
         if code is not None:
-            return ApiError(code, error.message, details=error.details)
+            return ApiError(code, error.message, details=error.details, headers=headers)
     return internal_error()
 
 
@@ -170,20 +182,33 @@ def from_status(status: int, message: str, headers: Mapping[str, str] | None = N
 AllowedMethods = Callable[[str], Sequence[str] | None]
 
 
+def operation_of(request: ConnexionRequest) -> str:
+    """The operationId a request was routed to, for log lines ("-" when unrouted)."""
+    routing = request.scope.get("extensions", {}).get("connexion_routing", {})
+    operation = routing.get("operation_id") or "-"
+    return str(operation).rsplit(".", 1)[-1]
+
+
 def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> None:
     """Route every exception of a request to `render`.
 
     `allowed_methods(path)` gives the spec's methods for a path, for the `Allow` header
-    of a 405 (Starlette's router only knows one operation's method).
+    of a 405 (Starlette's router only knows one operation's method). Failures of the
+    service are logged one line each, with a traceback per cause at most once a minute.
     """
+    outages = OutageLog(logger)
 
     async def on_api_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, ApiError)
         return render(exc)
 
-    async def on_domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    async def on_domain_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, DomainError)
-        return render(from_domain(exc))
+        error = from_domain(exc)
+        if isinstance(exc, Unavailable):
+            summary = f"503 {operation_of(request)}"
+            outages.failed(logging.WARNING, summary, exc, expected=exc.refused)
+        return render(error)
 
     async def on_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, ProblemException)
@@ -205,9 +230,9 @@ def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> N
             )
         return render(from_status(exc.status_code, str(exc.detail), exc.headers))
 
-    async def on_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    async def on_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         # The request id is on every log record (service.log_format); the body says nothing.
-        logger.error("Unhandled error: %r", exc, exc_info=exc)
+        outages.failed(logging.ERROR, f"500 {operation_of(request)} unhandled", exc)
         return render(internal_error())
 
     app.add_error_handler(ApiError, on_api_error)

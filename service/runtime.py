@@ -1,7 +1,7 @@
 """What one app owns, and how the code serving one of its requests reaches it.
 
-`create_app` builds a `Runtime` (settings, contract, database, password hashing, rate
-limits) and nothing else holds any of it: no module global is written after import.
+`create_app` builds a `Runtime` (settings, contract, database and its guard, password
+hashing, rate limits) and nothing else holds any of it: no module global is written after import.
 The outermost layer (service/middleware/request_context.py) binds the app's runtime
 to each request's own, fresh context, so handlers, hooks and Connexion's security
 callback all find *their* app's runtime, and two apps in one process never meet.
@@ -10,6 +10,7 @@ The Flask app keeps it too, as `app.app.extensions["runtime"]`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from service.settings import Settings
 
 if TYPE_CHECKING:
     from service.access.rate_limits import RateLimits
+    from service.resilience.database import DatabaseGuard
 
 EXTENSION = "runtime"
 
@@ -30,8 +32,11 @@ class Runtime:
     settings: Settings
     contract: Contract
     database: Database
+    database_guard: DatabaseGuard
     passwords: Passwords
     rate_limits: RateLimits
+    # The threads (WSGI_THREADS) that run Flask and token lookups away from the loop.
+    threads: ThreadPoolExecutor
 
 
 _current: ContextVar[Runtime] = ContextVar("runtime")

@@ -43,6 +43,27 @@ def _boolean(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    """A duration in seconds ("2", "0.5"), at least `minimum`."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value >= minimum or value == float("inf"):
+        raise SettingsError(f"{name} must be at least {minimum:g} seconds, got {raw}")
+    return value
+
+
+def _auto_integer(environ: Mapping[str, str], name: str, minimum: int) -> int | None:
+    """An integer, or None for `auto` (or unset): the service decides."""
+    if environ.get(name, "").strip().lower() in ("", "auto"):
+        return None
+    return _integer(environ, name, 0, minimum)
+
+
 def _origins(raw: str) -> tuple[str, ...]:
     origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
     for origin in origins:
@@ -81,12 +102,41 @@ class Settings:
     validate_responses: bool = True
     # Threads that run Flask for writes in each worker (a2wsgi's pool); 0: none, every
     # request runs in the event loop. Reads run in the event loop unless inline_reads is off.
-    wsgi_threads: int = 2
-    inline_reads: bool = True
+    # None (auto): 8; 2 where reads run in the loop (the threads serve writes only).
+    wsgi_threads: int | None = None
+    # Reads (and token lookups) in the event loop instead of the threads: off by default.
+    inline_reads: bool = False
+    # Every wait on a dependency is bounded (seconds); see README "Bad days".
+    database_connect_timeout: float = 2.0
+    database_pool_timeout: float = 2.0
+    database_statement_timeout: float = 3.0
+    database_request_timeout: float = 4.0
+    ratelimit_storage_timeout: float = 0.5
+    # Consecutive failures that open a dependency's circuit breaker, and how long it stays
+    # open before one request may probe.
+    breaker_failures: int = 3
+    breaker_cooldown: float = 0.5
     token_ttl_seconds: int = 7 * 24 * 3600
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+
+    @property
+    def reads_inline(self) -> bool:
+        """Whether reads and token lookups run in the event loop (`INLINE_READS`); never
+        with no threads to run them in."""
+        return self.inline_reads or self.wsgi_threads == 0
+
+    @property
+    def threads(self) -> int:
+        """Threads per worker for Flask and token lookups (0: none, all in the loop).
+
+        Auto: 8, so that requests waiting on database round trips do not queue every
+        other request (bench/README.md, round 3); 2 where reads run in the loop and the
+        threads only serve writes (a password hash, SQLite's write lock)."""
+        if self.wsgi_threads is not None:
+            return self.wsgi_threads
+        return 2 if self.inline_reads else 8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,8 +156,17 @@ class Settings:
             validate_responses=_boolean(
                 env, "VALIDATE_RESPONSES", default=environment != "production"
             ),
-            wsgi_threads=_integer(env, "WSGI_THREADS", 2, minimum=0),
-            inline_reads=_boolean(env, "INLINE_READS", default=True),
+            wsgi_threads=_auto_integer(env, "WSGI_THREADS", minimum=0),
+            inline_reads=_boolean(env, "INLINE_READS", default=False),
+            database_connect_timeout=_seconds(env, "DATABASE_CONNECT_TIMEOUT", 2.0, minimum=1),
+            database_pool_timeout=_seconds(env, "DATABASE_POOL_TIMEOUT", 2.0, minimum=0.01),
+            database_statement_timeout=_seconds(
+                env, "DATABASE_STATEMENT_TIMEOUT", 3.0, minimum=0.01
+            ),
+            database_request_timeout=_seconds(env, "DATABASE_REQUEST_TIMEOUT", 4.0, minimum=0.01),
+            ratelimit_storage_timeout=_seconds(env, "RATELIMIT_STORAGE_TIMEOUT", 0.5, minimum=0.01),
+            breaker_failures=_integer(env, "BREAKER_FAILURES", 3, minimum=1),
+            breaker_cooldown=_seconds(env, "BREAKER_COOLDOWN", 0.5, minimum=0.01),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),

@@ -17,6 +17,10 @@ from argon2 import PasswordHasher
 from models.timestamps import to_iso
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/bench.db")
+# SQLite connections are shared across threads by the servers; PostgreSQL needs nothing.
+CONNECT_ARGS: dict[str, Any] = (
+    {"check_same_thread": False} if DATABASE_URL.startswith("sqlite") else {}
+)
 # The same cheap Argon2 cost as the service under load (bench/run.py) and the seed data.
 HASHER = PasswordHasher(time_cost=1, memory_cost=1024)
 COLUMNS = "id, name, email, role, created_at, updated_at"

@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from sqlmodel import Session, col, create_engine, func, select
 
-from bench.baselines.common import DATABASE_URL, HASHER, dumps, invalid
+from bench.baselines.common import CONNECT_ARGS, DATABASE_URL, HASHER, dumps, invalid
 from models.user import User
 
 app = FastAPI()
-engine = create_engine(DATABASE_URL, connect_args={"check_same_thread": False})
+engine = create_engine(DATABASE_URL, connect_args=CONNECT_ARGS)
 
 
 def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -9,10 +9,18 @@ from typing import Any
 from flask import Flask, Response, request
 from sqlalchemy import create_engine, text
 
-from bench.baselines.common import COLUMNS, DATABASE_URL, HASHER, dumps, invalid, user_json
+from bench.baselines.common import (
+    COLUMNS,
+    CONNECT_ARGS,
+    DATABASE_URL,
+    HASHER,
+    dumps,
+    invalid,
+    user_json,
+)
 
 app = Flask(__name__)
-engine = create_engine(DATABASE_URL, connect_args={"check_same_thread": False})
+engine = create_engine(DATABASE_URL, connect_args=CONNECT_ARGS)
 
 
 def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

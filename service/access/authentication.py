@@ -9,6 +9,7 @@ that declares the scheme.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import uuid
 from collections.abc import Callable
@@ -65,16 +66,19 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
     """Connexion's bearer hook: the caller's claims, or `InvalidToken` (a 401) saying why.
 
     A refused token counts as a failed credential of the client (see rate_limits).
-    With `INLINE_READS` (the default) the lookup, one indexed query, runs in the event
-    loop like every read: the hop to a thread and back cost more than the query
-    (bench/README.md). Without it, it runs in a thread, for databases far enough away
-    that waiting for them in the loop would stall the worker.
+    It runs in the app's threads, where Flask runs: a database or Redis that goes
+    silent must not stall the event loop. With `INLINE_READS=true` it runs in the loop,
+    like reads (one indexed query; the hop to a thread and back may cost more).
     """
     runtime = current()
     try:
-        if runtime.settings.inline_reads:
+        if runtime.settings.reads_inline:
             return _authenticate(runtime, token, request)
-        return await asyncio.to_thread(_authenticate, runtime, token, request)
+        # In the app's own threads, those Flask runs in: one pool, one bound on concurrency.
+        context = contextvars.copy_context()  # the request's runtime, id and budget
+        return await asyncio.get_running_loop().run_in_executor(
+            runtime.threads, context.run, _authenticate, runtime, token, request
+        )
     except ApiError as refused:
         # Connexion swallows this on operations where anonymous callers are welcome too;
         # service.access.authorization answers with it then (see refused_credentials).

@@ -8,7 +8,8 @@ inside it). The next request on that keep-alive connection then starts with the
 previous one's operation and caller already set; a request Connexion did not route
 never overwrites them. Running each request in a task with a fresh context makes that
 impossible whatever the server does: nothing set during one request is visible to
-another. The fresh context holds one thing: the app's runtime (service/runtime.py).
+another. The fresh context holds two things: the app's runtime (service/runtime.py) and
+the request's own budget for the database (service/resilience/deadline.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextvars
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.resilience.deadline import begin_request
 from service.runtime import Runtime, bind
 
 
@@ -29,8 +31,12 @@ class RequestContextMiddleware:
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Layers that copy the scope share this one dict, so what Connexion's routing
+        # writes into it (the operationId) is seen by the error handlers outside it too.
+        scope.setdefault("extensions", {})
         context = contextvars.Context()
         context.run(bind, self.runtime)
+        context.run(begin_request)  # its own deadline for the database
 
         async def rest() -> None:
             await self.app(scope, receive, send)

@@ -3,26 +3,37 @@
 a2wsgi, which Connexion uses, runs Flask in a thread pool and passes every response
 message back to the event loop through a future; on a CPU-bound worker those hand-offs
 cost more than the handler and its query (bench/README.md: +40 % on reads without them).
+Here a request goes to the pool once and comes back once (`PooledWSGIMiddleware`, the
+app's `WSGI_THREADS`, shared with token lookups), or does not leave the loop at all.
 
-Reads (GET, HEAD, OPTIONS) are a few indexed queries that never wait for a lock: SQLite
-in WAL mode and PostgreSQL both let readers pass writers. They run in the loop's thread
-(`InlineWSGIMiddleware`). Writes may hash a password (tens of milliseconds of Argon2)
-or wait for SQLite's write lock, which must not stop the worker serving everyone else,
-so they keep the thread pool (`FlaskBridge`). `INLINE_READS=false` sends every
-request to the pool; `WSGI_THREADS=0` runs every request in the loop.
+Where each request runs:
+- Operations that touch nothing that can wait (no `503` declared in the contract: the
+  liveness probe) run in the loop's thread (`InlineWSGIMiddleware`), always.
+- Everything else runs in the app's threads (`WSGI_THREADS`, 8 by default), reads
+  included: a read blocked in the loop on a silent network (PostgreSQL, Redis) would
+  stop every request of the worker, the contract documents and the liveness probe
+  included, until its deadline. With one hand-off each way (`PooledWSGIMiddleware`)
+  threads were also as fast or faster than the loop under load, on SQLite too
+  (bench/README.md, round 3). `INLINE_READS=true` runs reads (GET, HEAD, OPTIONS) and
+  token lookups in the loop again: a few indexed queries that never wait for a lock in
+  SQLite's WAL mode; only for a database that cannot go silent.
+`WSGI_THREADS=0` runs every request in the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import io
-from typing import Any, cast
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi import build_environ
 from connexion import FlaskApp
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.access.routing_guard import refuse_unrouted
+from service.contract import Contract
 from service.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -38,9 +49,20 @@ class FlaskBridge:
     `FlaskApp.add_wsgi_middleware` wraps.
     """
 
-    def __init__(self, wsgi: Any, *, threads: int, inline_reads: bool) -> None:
+    def __init__(
+        self,
+        wsgi: Any,
+        *,
+        threads: int,
+        inline_reads: bool,
+        always_inline: frozenset[str] = frozenset(),
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
         self.threads = threads
+        self.executor = executor or ThreadPoolExecutor(max(threads, 1), thread_name_prefix="WSGI")
         self.inline_reads = inline_reads and threads > 0
+        # Operations (as Connexion's routing names them) that never wait on anything.
+        self.always_inline = always_inline
         self.app = wsgi
 
     @property
@@ -52,23 +74,92 @@ class FlaskBridge:
         self._wsgi = wsgi
         self._inline = InlineWSGIMiddleware(wsgi)
         self._pooled: ASGIApp = (
-            cast(ASGIApp, WSGIMiddleware(wsgi, workers=self.threads))
-            if self.threads
-            else self._inline
+            PooledWSGIMiddleware(wsgi, self.executor) if self.threads else self._inline
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         refuse_unrouted(scope)
-        inline = self.threads == 0 or (self.inline_reads and scope.get("method") in SAFE_METHODS)
-        await (self._inline if inline else self._pooled)(scope, receive, send)
+        await (self._inline if self.runs_inline(scope) else self._pooled)(scope, receive, send)
+
+    def runs_inline(self, scope: Scope) -> bool:
+        if self.threads == 0:
+            return True
+        if self.inline_reads and scope.get("method") in SAFE_METHODS:
+            return True
+        routing = scope.get("extensions", {}).get("connexion_routing", {})
+        return routing.get("operation_id") in self.always_inline
 
 
-def bridge_to_flask(app: FlaskApp, settings: Settings) -> None:
+def waits_on_nothing(contract: Contract) -> frozenset[str]:
+    """Operations that declare no 503: nothing they do can wait on a dependency."""
+    return frozenset(
+        f"{operation['x-openapi-router-controller']}.{operation_id}"
+        for operation_id, operation in contract.operations.items()
+        if "503" not in operation["responses"]
+    )
+
+
+def bridge_to_flask(
+    app: FlaskApp, settings: Settings, contract: Contract, executor: ThreadPoolExecutor
+) -> None:
     """Put a `FlaskBridge` where Connexion's a2wsgi bridge was (10 threads, no option)."""
     side = app._middleware_app  # noqa: SLF001 (the patch)
     side.asgi_app = FlaskBridge(
-        side.app.wsgi_app, threads=settings.wsgi_threads, inline_reads=settings.inline_reads
+        side.app.wsgi_app,
+        threads=settings.threads,
+        inline_reads=settings.reads_inline,
+        always_inline=waits_on_nothing(contract),
+        executor=executor,
     )
+
+
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body (the body limit layer has bounded it); None if the client
+    went away first."""
+    body = bytearray()
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return bytes(body)
+
+
+def run_wsgi(app: Any, scope: Scope, body: bytes) -> Answer:
+    """Flask run to completion on `body`: status, headers and the whole response body."""
+    started: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: Any = None,  # noqa: ARG001 (WSGI's signature; errors propagate)
+    ) -> Any:
+        started["status"] = int(status.split(" ", 1)[0])
+        started["headers"] = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+        ]
+        return chunks.append
+
+    result = app(build_environ(scope, io.BytesIO(body)), start_response)  # type: ignore[arg-type]
+    try:
+        chunks.extend(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return started["status"], started["headers"], b"".join(chunks)
+
+
+async def send_answer(send: Send, answer: Answer) -> None:
+    status, headers, body = answer
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class InlineWSGIMiddleware:
@@ -81,40 +172,29 @@ class InlineWSGIMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        started: dict[str, Any] = {}
+        body = await read_body(receive)
+        if body is not None:
+            await send_answer(send, run_wsgi(self.app, scope, body))
 
-        def start_response(
-            status: str,
-            headers: list[tuple[str, str]],
-            exc_info: Any = None,  # noqa: ARG001 (WSGI's signature; errors propagate)
-        ) -> Any:
-            started["status"] = int(status.split(" ", 1)[0])
-            started["headers"] = [
-                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
-            ]
-            return chunks.append
 
-        chunks: list[bytes] = []
-        result = self.app(build_environ(scope, io.BytesIO(bytes(body))), start_response)  # type: ignore[arg-type]
-        try:
-            chunks.extend(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": started["status"],
-                "headers": started["headers"],
-            }
+class PooledWSGIMiddleware:
+    """Flask run to completion in a thread of the pool: one hand-off there and one back
+    per request, where a2wsgi hands every response message back through a future of its
+    own, each a wake-up of the loop and of the thread."""
+
+    def __init__(self, app: Any, executor: ThreadPoolExecutor) -> None:
+        self.app = app
+        self.executor = executor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        if body is None:
+            return
+        context = contextvars.copy_context()  # the request's runtime, id and budget
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(
+            self.executor, context.run, run_wsgi, self.app, scope, body
         )
-        await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": False})
+        await send_answer(send, answer)

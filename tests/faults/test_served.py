@@ -56,8 +56,11 @@ def test_the_service_reaches_postgres_and_redis_through_the_proxies(
     ):
         assert service.env["APP_ENV"] == "production"
         assert str(database.port) in service.env["DATABASE_URL"]
-        status, headers, body = get(f"{service.base_url}/api/health")
-        assert (status, body) == (200, {"data": {"status": "ok", "database": "ok"}})
+        status, _, body = get(f"{service.base_url}/api/ready")
+        ready = {"status": "ready", "database": "ok", "rateLimitStorage": "ok"}
+        assert (status, body) == (200, {"data": ready})
+        status, headers, _ = get(f"{service.base_url}/api/posts")
+        assert status == 200
         assert "X-RateLimit-Remaining" in headers  # counted in Redis, through its proxy
         assert database.stats.bytes_down > 0
         assert storage.stats.bytes_down > 0
@@ -65,7 +68,7 @@ def test_the_service_reaches_postgres_and_redis_through_the_proxies(
         # Redis refused: the documented fail-open, and its log line, read from the file.
         before = len(service.log_lines())
         storage.set_mode(REFUSE)
-        status, headers, _ = get(f"{service.base_url}/api/health")
+        status, headers, _ = get(f"{service.base_url}/api/posts")
         assert status == 200
         assert "X-RateLimit-Remaining" not in headers
         written = service.log_lines()[before:]

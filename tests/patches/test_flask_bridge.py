@@ -4,6 +4,7 @@ WSGI_n), and everything in the loop with WSGI_THREADS=0; all must behave the sam
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 from starlette.testclient import TestClient
@@ -28,7 +29,7 @@ def test_requests_bodies_errors_and_headers_go_through(inline_client):
     assert error_of(invalid)["code"] == "VALIDATION_ERROR"
     unrouted = inline_client.get("/api/users/a%0Ab")
     assert unrouted.status_code == 404
-    assert inline_client.get("/api/health").json() == {"data": {"status": "ok", "database": "ok"}}
+    assert inline_client.get("/api/health").json() == {"data": {"status": "ok"}}
 
 
 def flask_threads(client: TestClient) -> list[str]:
@@ -41,11 +42,11 @@ def flask_threads(client: TestClient) -> list[str]:
 @pytest.mark.parametrize(
     ("overrides", "read_in_pool", "write_in_pool"),
     [
-        ({}, False, True),
+        ({"inline_reads": True}, False, True),
         ({"inline_reads": False}, True, True),
         ({"wsgi_threads": 0}, False, False),
     ],
-    ids=["default", "inline-reads-off", "no-threads"],
+    ids=["inline-reads", "inline-reads-off", "no-threads"],
 )
 def test_reads_run_in_the_event_loop_and_writes_in_the_pool(
     app_with, overrides, read_in_pool, write_in_pool
@@ -55,9 +56,22 @@ def test_reads_run_in_the_event_loop_and_writes_in_the_pool(
     someone = account(api)  # two writes: POST /api/users, POST /api/tokens
     me = api.get("/api/me", headers=someone.headers)
     assert me.json()["data"]["id"] == someone.user["id"]
+    assert api.get("/api/posts").status_code == 200
+    assert api.get("/api/health").status_code == 200  # waits on nothing: always in the loop
+    assert len(names) == 5
+    in_pool = [name.startswith("WSGI") for name in names]
+    assert in_pool == [write_in_pool] * 2 + [read_in_pool] * 2 + [False]
+
+
+def test_by_default_every_request_but_liveness_runs_in_the_threads(app_with, settings):
+    api = app_with()
+    names = flask_threads(api)
+    assert api.get("/api/posts").status_code == 200
     assert api.get("/api/health").status_code == 200
-    assert len(names) == 4
-    assert [name.startswith("WSGI") for name in names] == [write_in_pool] * 2 + [read_in_pool] * 2
+    assert [name.startswith("WSGI") for name in names] == [True, False]
+    assert (settings.reads_inline, settings.threads) == (False, 8)
+    assert replace(settings, inline_reads=True).threads == 2
+    assert replace(settings, wsgi_threads=0).reads_inline is True
 
 
 @pytest.mark.parametrize("inline_reads", [True, False], ids=["in-the-loop", "in-a-thread"])
@@ -75,5 +89,5 @@ def test_the_token_lookup_runs_where_reads_run(app_with, inline_reads):
     if inline_reads:  # the lookup and the read both ran in the request's event loop thread
         assert lookups[0] == read_ran_in
         assert not read_ran_in.startswith("WSGI")
-    else:  # asyncio.to_thread's executor
-        assert all(name.startswith("asyncio_") for name in lookups)
+    else:  # the app's threads, those Flask runs in
+        assert all(name.startswith("WSGI") for name in lookups)

@@ -23,7 +23,7 @@ from publishing_api_client.api.comments import (
     list_post_comments,
     update_comment,
 )
-from publishing_api_client.api.health import get_health
+from publishing_api_client.api.health import get_health, get_readiness
 from publishing_api_client.api.posts import (
     create_post,
     delete_post,
@@ -60,6 +60,7 @@ from publishing_api_client.models import (
     PostReplace,
     PostSortField,
     PostStatus,
+    ReadinessEnvelope,
     Role,
     SortOrder,
     TokenEnvelope,
@@ -108,7 +109,9 @@ def sign_up(anyone: Client, api: str, name: str) -> tuple[uuid.UUID, Authenticat
 
 def users(anyone: Client, api: str) -> AuthenticatedClient:
     health = expect(get_health.sync(client=anyone), HealthEnvelope).data
-    assert (health.status.value, health.database.value) == ("ok", "ok")
+    ready = expect(get_readiness.sync(client=anyone), ReadinessEnvelope).data
+    assert (ready.status.value, ready.database.value) == ("ready", "ok")
+    assert health.status.value == "ok"
 
     invalid = create_user.sync_detailed(
         client=anyone, body=UserCreate(name="A", email="nope", password="short")

@@ -59,10 +59,35 @@ def test_unexpected_error_is_logged_with_the_request_id_and_not_leaked(broken_cl
     assert "no such table" in records[0].getMessage()
 
 
-def test_health_says_ok_when_the_database_answers(client):
+def test_health_says_ok_without_asking_the_database(client, app_with):
     response = client.get("/api/health")
     assert response.status_code == 200
-    assert response.json() == {"data": {"status": "ok", "database": "ok"}}
+    assert response.json() == {"data": {"status": "ok"}}
+    assert "x-ratelimit-limit" not in response.headers  # x-rate-limit: none
+    nowhere = app_with(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert nowhere.get("/api/health").json() == {"data": {"status": "ok"}}
+
+
+def test_readiness_reports_the_database(client):
+    response = client.get("/api/ready")
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": {"status": "ready", "database": "ok", "rateLimitStorage": "memory"}
+    }
+
+
+def test_readiness_names_what_is_down(app_with):
+    api = app_with(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        ratelimit_enabled=True,
+        ratelimit_storage_uri="redis://127.0.0.1:1/0",
+    )
+    response = api.get("/api/ready")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    error = error_of(response)
+    assert error["code"] == "SERVICE_UNAVAILABLE"
+    assert [detail["field"] for detail in error["details"]] == ["database", "rateLimitStorage"]
 
 
 def test_contract_and_docs_are_served(client):

@@ -47,7 +47,8 @@ SAMPLES: dict[str, Edit] = {
     "create-links": lambda d: d["paths"]["/posts"]["post"]["responses"]["201"]["links"].pop(
         "GetPost"
     ),
-    "rate-limit-syntax": lambda d: d.update({"x-rate-limit-default": "120 per minute"}),
+    "rate-limit-syntax": lambda d: d["paths"]["/posts"]["get"].update({"x-rate-limit": "off"}),
+    "rate-limit-default-syntax": lambda d: d.update({"x-rate-limit-default": "120 per minute"}),
 }
 MORE: dict[str, tuple[str, Edit]] = {
     "403 where rules apply": (

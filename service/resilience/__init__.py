@@ -1,0 +1,8 @@
+"""Bounded waits on the service's dependencies: deadlines, circuit breakers, readiness.
+
+- `breaker`: a circuit breaker per dependency (pybreaker) that lets one request probe.
+- `deadline`: each request's budget for the database, and the watchdog that cuts a
+  connection held past it, since a silent network wakes no blocked read by itself.
+- `database`: the guard the app's `Database` wraps every unit of work in.
+- `outage_log`: one line per failed request, a traceback per cause at most once a minute.
+"""

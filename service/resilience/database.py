@@ -1,0 +1,113 @@
+"""The guard around every unit of work on the app's database.
+
+    with guard():           # Database.read() and Database.session() enter it
+        ...                 # queries
+
+- The request's deadline (deadline.py) is fixed at its first database work; a connection
+  checked out under it is watched, and cut if still held when it passes.
+- A circuit breaker (breaker.py) counts consecutive outages: once open, requests that
+  need the database get 503 at once, without waiting, until one probe succeeds.
+- An outage (the database refuses, does not answer, runs out of time or connections) leaves
+  the block as `models.errors.Unavailable`: a 503 with `Retry-After`, never a 500.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa
+
+from models.errors import Unavailable
+from service.resilience.breaker import Breaker, BreakerOpen
+from service.resilience.deadline import (
+    Watchdog,
+    request_deadline,
+    reset_unit_deadline,
+    set_unit_deadline,
+    unit_deadline,
+)
+from service.settings import Settings
+
+DATABASE = "the database"
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` says the database is out of reach, not that a request was wrong."""
+    if isinstance(error, (Unavailable, sa.InterfaceError, sa.TimeoutError)):
+        return True
+    if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa.OperationalError):
+        # SQLite says OperationalError for a missing table too: only waiting out another
+        # writer's lock (its busy timeout) is an outage there.
+        if isinstance(error.orig, sqlite3.Error):
+            return "locked" in str(error.orig) or "busy" in str(error.orig)
+        return True
+    return False
+
+
+def _socket_of(dbapi_connection: Any) -> int:
+    """The descriptor of a psycopg connection's socket (raises once it is closed)."""
+    descriptor: int = dbapi_connection.pgconn.socket
+    return descriptor
+
+
+class DatabaseGuard:
+    """What `Database` wraps each unit of work in (see the module's docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.request_timeout = settings.database_request_timeout
+        self.breaker = Breaker(
+            DATABASE,
+            failures=settings.breaker_failures,
+            cooldown=settings.breaker_cooldown,
+            is_failure=is_outage,
+        )
+        self.watchdog = Watchdog("database")
+
+    def attach(self, engine: Engine) -> None:
+        """Watch every pooled connection from checkout to checkin (PostgreSQL: a socket
+        that can go silent; SQLite's waits are bounded by its busy timeout)."""
+        if engine.dialect.name != "postgresql":
+            return
+        event.listen(engine.pool, "checkout", self._on_checkout)
+        event.listen(engine.pool, "checkin", self._on_checkin)
+
+    def _on_checkout(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        deadline = unit_deadline()
+        if deadline is not None:
+            self.watchdog.hold(id(record), deadline, lambda: _socket_of(dbapi_connection))
+
+    def _on_checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        self.watchdog.release(id(record))
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        deadline = request_deadline(self.request_timeout)
+        if unit_deadline() is not None:  # nested in a unit of work already guarded
+            yield
+            return
+        token = set_unit_deadline(deadline)
+        try:
+            with self.breaker.guarded():
+                if time.monotonic() >= deadline:
+                    raise Unavailable("The database did not answer in time")
+                try:
+                    yield
+                except Exception as error:
+                    if isinstance(error, Unavailable) or not is_outage(error):
+                        raise
+                    raise Unavailable("The database does not answer") from error
+        except BreakerOpen as refused:
+            raise Unavailable(
+                "The database does not answer; not retried for a moment",
+                refused.retry_after,
+                refused=True,
+            ) from refused
+        finally:
+            reset_unit_deadline(token)
