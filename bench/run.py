@@ -6,8 +6,8 @@ seconds per scenario), with keep-alive and with `Connection: close`. The pairs a
 BENCH_REPEAT times and the medians are reported, with each system's peak memory.
 Results also go to bench/results/latest.json.
 
-Databases (BENCH_DATABASES, all three by default; the PostgreSQL ones need
-BENCH_POSTGRES_URL or a PostgreSQL DATABASE_URL, whose server gets databases of its own):
+Databases (BENCH_DATABASES; by default all three when BENCH_POSTGRES_URL or DATABASE_URL
+names a PostgreSQL server, which gets databases of its own, else SQLite alone):
 - `sqlite`: a file.
 - `postgresql`: PostgreSQL on 127.0.0.1.
 - `postgresql-0.5ms`: the same through a proxy process adding 0.25 ms each way
@@ -52,14 +52,16 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 ONLY_SYSTEMS = set(filter(None, os.environ.get("BENCH_SYSTEMS", "").split(",")))
 ONLY_SCENARIOS = set(filter(None, os.environ.get("BENCH_SCENARIOS", "").split(",")))
 ONLY_MODES = set(filter(None, os.environ.get("BENCH_MODES", "").split(",")))
-DATABASES = [
-    name.strip()
-    for name in os.environ.get("BENCH_DATABASES", "sqlite,postgresql,postgresql-0.5ms").split(",")
-    if name.strip()
-]
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL") or (
     os.environ.get("DATABASE_URL", "") if "postgresql" in os.environ.get("DATABASE_URL", "") else ""
 )
+# All three where a PostgreSQL server is named, else SQLite alone.
+DEFAULT_DATABASES = "sqlite,postgresql,postgresql-0.5ms" if POSTGRES_URL else "sqlite"
+DATABASES = [
+    name.strip()
+    for name in os.environ.get("BENCH_DATABASES", DEFAULT_DATABASES).split(",")
+    if name.strip()
+]
 LATENCY_MS_EACH_WAY = 0.25
 WARMUP = 2
 CONNECTIONS = 64
