@@ -114,3 +114,18 @@ def test_security_is_declared_and_answered(path, method, operation):  # noqa: AR
         assert "403" in operation["responses"]
     if public:
         assert "x-allow" not in operation and "x-roles" not in operation
+
+
+# Operations that touch nothing that can wait: they run in the event loop (flask_bridge).
+WAITS_ON_NOTHING = {"get_health"}
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
+def test_every_operation_that_touches_the_database_declares_503(path, method, operation):  # noqa: ARG001
+    responses = operation["responses"]
+    if operation["operationId"] in WAITS_ON_NOTHING:
+        assert "503" not in responses
+        return
+    unavailable = resolve(responses["503"])
+    assert "Retry-After" in unavailable["headers"]
+    assert "SERVICE_UNAVAILABLE" in unavailable["description"]
