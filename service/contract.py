@@ -49,6 +49,12 @@ class Contract:
                     found[item[method]["operationId"]] = item[method]
         return found
 
+    def routed_name(self, operation_id: str) -> str:
+        """The operation as Connexion names a routed request's: by the function it
+        resolved to (`handlers.users.create_user`); every layer keys operations so."""
+        controller: str = self.operations[operation_id]["x-openapi-router-controller"]
+        return f"{controller}.{operation_id}"
+
     def path_item_of(self, operation_id: str) -> dict[str, Any]:
         """The path item that holds the operation (its shared parameters live there)."""
         for item in self.document["paths"].values():

@@ -128,7 +128,7 @@ class Authorization:
         self.policies: dict[str, Policy] = {}
         # Operations that take a bearer token (the others ignore `Authorization`).
         self.bearer_operations = frozenset(
-            f"{operation['x-openapi-router-controller']}.{operation_id}"
+            contract.routed_name(operation_id)
             for operation_id, operation in contract.operations.items()
             if any(
                 "bearerAuth" in requirement
@@ -140,8 +140,7 @@ class Authorization:
                 name: frozenset(roles) for name, roles in operation.get("x-field-roles", {}).items()
             }
             controller = operation["x-openapi-router-controller"]
-            # Connexion names a routed operation by the function it resolved to.
-            self.policies[f"{controller}.{operation_id}"] = Policy(
+            self.policies[contract.routed_name(operation_id)] = Policy(
                 controller=controller,
                 roles=frozenset(operation["x-roles"]) if "x-roles" in operation else None,
                 allow=frozenset(operation["x-allow"]) if "x-allow" in operation else None,

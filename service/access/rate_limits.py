@@ -203,7 +203,7 @@ class RateLimits:
         scale = settings.ratelimit_scale
         # Keyed as Connexion names a routed operation: by the function it resolved to.
         self.per_operation = {
-            f"{op['x-openapi-router-controller']}.{operation_id}": parse(
+            contract.routed_name(operation_id): parse(
                 scaled(op.get("x-rate-limit", default), scale)
             )
             for operation_id, op in contract.operations.items()
@@ -211,7 +211,7 @@ class RateLimits:
         }
         # Operations counted per address whoever calls (`x-rate-limit-key: address`).
         self.by_address = frozenset(
-            f"{op['x-openapi-router-controller']}.{operation_id}"
+            contract.routed_name(operation_id)
             for operation_id, op in contract.operations.items()
             if op.get("x-rate-limit-key") == "address"
         )

@@ -28,7 +28,7 @@ def unsupported(message: str) -> ApiError:
 def declared_media_types(contract: Contract) -> dict[str, tuple[str, ...]]:
     """Routed operation (as Connexion names it) -> the media types its body may have."""
     return {
-        f"{operation['x-openapi-router-controller']}.{operation_id}": tuple(
+        contract.routed_name(operation_id): tuple(
             media.lower() for media in operation["requestBody"]["content"]
         )
         for operation_id, operation in contract.operations.items()

@@ -93,7 +93,7 @@ class FlaskBridge:
 def waits_on_nothing(contract: Contract) -> frozenset[str]:
     """Operations that declare no 503: nothing they do can wait on a dependency."""
     return frozenset(
-        f"{operation['x-openapi-router-controller']}.{operation_id}"
+        contract.routed_name(operation_id)
         for operation_id, operation in contract.operations.items()
         if "503" not in operation["responses"]
     )
