@@ -5,9 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlmodel import Session
+
 from models import comment as comments
 from models import post as posts
+from models.idempotency import Answer
+from service import idempotency
 from service.access.authentication import current_viewer
+from service.conditional import ETAG, entity_tag, preconditions, representation
 from service.pagination import PageRequest, paginated
 from service.runtime import database
 
@@ -34,26 +39,42 @@ def list_post_comments(
 
 
 def create_post_comment(id_: str, body: dict[str, Any], user: str) -> Response:
-    with database().session() as session:
+    def create(session: Session) -> Answer:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
         comment = comments.create(session, post.id, uuid.UUID(user), body["body"])
         created = comments.document_of(session, comment)
-    return {"data": created}, 201, {"Location": f"/api/comments/{created['id']}"}
+        headers = {
+            "Location": f"/api/comments/{comment.id}",
+            ETAG: entity_tag(comment.version, created),
+        }
+        return Answer(201, {"data": created}, headers)
+
+    return idempotency.create(body, create)
+
+
+def _tag(session: Session, comment: comments.Comment) -> str:
+    return entity_tag(comment.version, comments.document_of(session, comment))
 
 
 def get_comment(id_: str) -> Response:
     with database().session() as session:
         comment = posts.get_visible_comment(session, uuid.UUID(id_), current_viewer())
-        return {"data": comments.document_of(session, comment)}, 200
+        document = comments.document_of(session, comment)
+    return representation(document, entity_tag(comment.version, document))
 
 
 def update_comment(id_: str, body: dict[str, Any]) -> Response:
-    with database().session() as session:
-        comment = comments.update(session, comments.get(session, uuid.UUID(id_)), body)
-        return {"data": comments.document_of(session, comment)}, 200
+    with preconditions(required=False) as precondition, database().session() as session:
+        comment = comments.get(session, uuid.UUID(id_))
+        precondition.check(lambda: _tag(session, comment))
+        comment = comments.update(session, comment, body)
+        document = comments.document_of(session, comment)
+    return {"data": document}, 200, {ETAG: entity_tag(comment.version, document)}
 
 
 def delete_comment(id_: str) -> Response:
-    with database().session() as session:
-        comments.delete(session, comments.get(session, uuid.UUID(id_)))
+    with preconditions(required=False) as precondition, database().session() as session:
+        comment = comments.get(session, uuid.UUID(id_))
+        precondition.check(lambda: _tag(session, comment))
+        comments.delete(session, comment)
     return None, 204

@@ -5,9 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlmodel import Session
+
 from models import post as posts
 from models import user as users
+from models.idempotency import Answer
+from service import idempotency
 from service.access.authentication import current_viewer
+from service.conditional import ETAG, entity_tag, preconditions, representation
 from service.pagination import PageRequest, paginated
 from service.runtime import database
 
@@ -72,34 +77,49 @@ def list_user_posts(
 
 
 def create_post(body: dict[str, Any], user: str) -> Response:
-    with database().session() as session:
-        created = posts.document_of(session, posts.create(session, uuid.UUID(user), body))
-    return {"data": created}, 201, {"Location": f"{COLLECTION}/{created['id']}"}
+    def create(session: Session) -> Answer:
+        post = posts.create(session, uuid.UUID(user), body)
+        created = posts.document_of(session, post)
+        headers = {"Location": f"{COLLECTION}/{post.id}", ETAG: entity_tag(post.version, created)}
+        return Answer(201, {"data": created}, headers)
+
+    return idempotency.create(body, create)
+
+
+def _tag(session: Session, post: posts.Post) -> str:
+    return entity_tag(post.version, posts.document_of(session, post))
 
 
 def get_post(id_: str) -> Response:
     with database().session() as session:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
-        return {"data": posts.document_of(session, post)}, 200
+        document = posts.document_of(session, post)
+    return representation(document, entity_tag(post.version, document))
 
 
-def _change(id_: str, fields: dict[str, Any]) -> Response:
-    with database().session() as session:
-        post = posts.update(session, posts.get(session, uuid.UUID(id_)), fields)
-        return {"data": posts.document_of(session, post)}, 200
+def _change(id_: str, fields: dict[str, Any], *, replace: bool) -> Response:
+    """A PUT must name the version it replaces (If-Match); a PATCH may."""
+    with preconditions(required=replace) as precondition, database().session() as session:
+        post = posts.get(session, uuid.UUID(id_))
+        precondition.check(lambda: _tag(session, post))
+        post = posts.update(session, post, fields)
+        document = posts.document_of(session, post)
+    return {"data": document}, 200, {ETAG: entity_tag(post.version, document)}
 
 
 def replace_post(id_: str, body: dict[str, Any]) -> Response:
     """PUT: the contract requires every writable field, so this is a full replace."""
-    return _change(id_, body)
+    return _change(id_, body, replace=True)
 
 
 def update_post(id_: str, body: dict[str, Any]) -> Response:
     """PATCH (JSON Merge Patch): fields left out stay as they are."""
-    return _change(id_, body)
+    return _change(id_, body, replace=False)
 
 
 def delete_post(id_: str) -> Response:
-    with database().session() as session:
-        posts.delete(session, posts.get(session, uuid.UUID(id_)))
+    with preconditions(required=False) as precondition, database().session() as session:
+        post = posts.get(session, uuid.UUID(id_))
+        precondition.check(lambda: _tag(session, post))
+        posts.delete(session, post)
     return None, 204

@@ -5,10 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlmodel import Session
+
 from models import token as tokens
 from models import user as users
 from models import user_removal
+from models.idempotency import Answer
+from service import idempotency
 from service.access.authentication import current_caller, current_viewer
+from service.conditional import ETAG, entity_tag, preconditions, representation
 from service.pagination import PageRequest, paginated
 from service.runtime import database, passwords
 
@@ -35,39 +40,48 @@ def list_users(
 
 
 def create_user(body: dict[str, Any]) -> Response:
-    with database().session() as session:
-        created = users.create(session, body, passwords()).document()
-    return {"data": created}, 201, {"Location": f"{COLLECTION}/{created['id']}"}
+    def create(session: Session) -> Answer:
+        user = users.create(session, body, passwords())
+        created = user.document()
+        headers = {"Location": f"{COLLECTION}/{user.id}", ETAG: entity_tag(user.version, created)}
+        return Answer(201, {"data": created}, headers)
+
+    return idempotency.create(body, create)
 
 
 def get_user(id_: str) -> Response:
     """`email` only for the user themself and admins (the contract's `UserView`)."""
     with database().read() as connection:
-        return {"data": users.document_by_id(connection, uuid.UUID(id_), current_viewer())}, 200
+        document, version = users.document_by_id(connection, uuid.UUID(id_), current_viewer())
+    return representation(document, entity_tag(version, document))
 
 
-def _change(id_: str, fields: dict[str, Any]) -> Response:
+def _change(id_: str, fields: dict[str, Any], *, replace: bool) -> Response:
     """A new password or role ends the user's sessions, in the same transaction: every
-    token of theirs is revoked but the one this request came with, if it is theirs."""
+    token of theirs is revoked but the one this request came with, if it is theirs.
+    A PUT must name the version it replaces (If-Match); a PATCH may."""
     caller = current_caller()
-    with database().session() as session:
+    viewer = current_viewer()
+    with preconditions(required=replace) as precondition, database().session() as session:
         user = users.get(session, uuid.UUID(id_))
+        precondition.check(lambda: entity_tag(user.version, users.seen_by(viewer, user)))
         role_before = user.role
         changed = users.update(session, user, fields, passwords())
         if "password" in fields or changed.role != role_before:
             own_token = caller.token_id if caller and caller.id == changed.id else None
             tokens.revoke_all(session, changed.id, keep=own_token)
-        return {"data": changed.document()}, 200
+        document = changed.document()
+    return {"data": document}, 200, {ETAG: entity_tag(changed.version, document)}
 
 
 def replace_user(id_: str, body: dict[str, Any]) -> Response:
     """PUT: the contract requires every writable field, so this is a full replace."""
-    return _change(id_, body)
+    return _change(id_, body, replace=True)
 
 
 def update_user(id_: str, body: dict[str, Any]) -> Response:
     """PATCH (JSON Merge Patch): fields left out stay as they are."""
-    return _change(id_, body)
+    return _change(id_, body, replace=False)
 
 
 def get_me(user: str) -> Response:
@@ -76,6 +90,9 @@ def get_me(user: str) -> Response:
 
 
 def delete_user(id_: str, cascade: bool = False) -> Response:  # noqa: FBT001, FBT002 (Connexion passes it by name)
-    with database().session() as session:
-        user_removal.remove(session, users.get(session, uuid.UUID(id_)), cascade=cascade)
+    viewer = current_viewer()
+    with preconditions(required=False) as precondition, database().session() as session:
+        user = users.get(session, uuid.UUID(id_))
+        precondition.check(lambda: entity_tag(user.version, users.seen_by(viewer, user)))
+        user_removal.remove(session, user, cascade=cascade)
     return None, 204

@@ -13,10 +13,15 @@ from models.errors import NotFound
 from models.ordering import stable_order
 from models.timestamps import to_iso, utc_now
 from models.user import User
+from models.versions import row_version
+
+_VERSION = row_version()
 
 
 class Comment(SQLModel, table=True):
     __tablename__ = "comments"
+    # Every UPDATE and DELETE checks the version it read (conditional requests).
+    __mapper_args__ = {"version_id_col": _VERSION}
     __table_args__ = (Index("ix_comments_post_id_created_at", "post_id", "created_at"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -31,6 +36,7 @@ class Comment(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    version: int = Field(default=1, sa_column=_VERSION)
 
 
 def document(comment: Comment, author_name: str) -> dict[str, Any]:

@@ -23,10 +23,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
-from models.errors import Conflict
+from models.errors import Conflict, StaleWrite
 
 CONCURRENT_CHANGE = "A concurrent change conflicts with this request; nothing was written"
 
@@ -108,7 +109,8 @@ class Database:
 
         A constraint that fails here and that the model layer did not expect (a row
         deleted by a concurrent request while this one pointed at it) is a `Conflict`:
-        the request met a change it could not see, nothing was written, try again.
+        the request met a change it could not see, nothing was written, try again. So is
+        a versioned row that changed after this unit of work read it (`StaleWrite`).
         """
         with self.guard(), Session(self.engine, expire_on_commit=False) as session:
             try:
@@ -117,6 +119,9 @@ class Database:
             except IntegrityError:
                 session.rollback()
                 raise Conflict(CONCURRENT_CHANGE) from None
+            except StaleDataError:
+                session.rollback()
+                raise StaleWrite(CONCURRENT_CHANGE) from None
             except BaseException:
                 session.rollback()
                 raise

@@ -47,3 +47,24 @@ class Unavailable(DomainError):
         self.retry_after = max(retry_after, 1)
         # Not tried at all: the dependency failed so recently that it is left alone.
         self.refused = refused
+
+
+class StaleWrite(Conflict):
+    """The row changed between this request's read and its write (its version moved on):
+    nothing was written."""
+
+
+class PreconditionFailed(DomainError):
+    """`If-Match` names a version of the resource that is no longer the current one."""
+
+
+class PreconditionRequired(DomainError):
+    """A write that must say which version it changes (`If-Match`) did not."""
+
+
+class IdempotencyKeyReused(DomainError):
+    """An `Idempotency-Key` sent again with a different request than the first time."""
+
+
+class IdempotencyKeyInUse(DomainError):
+    """The first request with this `Idempotency-Key` is still running after the wait."""

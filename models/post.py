@@ -27,14 +27,20 @@ from models.errors import NotFound
 from models.ordering import stable_order
 from models.timestamps import to_iso, utc_now
 from models.user import User
+from models.versions import row_version
 from models.viewer import Viewer
 
 STATUSES = ("draft", "published")
 PRIVILEGED_ROLES = ("moderator", "admin")
 
 
+_VERSION = row_version()
+
+
 class Post(SQLModel, table=True):
     __tablename__ = "posts"
+    # Every UPDATE and DELETE checks the version it read (conditional requests).
+    __mapper_args__ = {"version_id_col": _VERSION}
     __table_args__ = (
         Index("ix_posts_author_id_created_at", "author_id", "created_at"),
         Index("ix_posts_status_created_at", "status", "created_at"),
@@ -56,6 +62,7 @@ class Post(SQLModel, table=True):
     published_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    version: int = Field(default=1, sa_column=_VERSION)
 
 
 def comment_count() -> Any:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     or_,
 )
 from sqlalchemy import select as core_select
+from sqlalchemy import update as core_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -25,13 +26,17 @@ from models.errors import Conflict, NotFound
 from models.ordering import stable_order
 from models.passwords import Passwords
 from models.timestamps import to_iso, utc_now
+from models.versions import row_version
 from models.viewer import Viewer
 
 ROLES = ("user", "admin", "moderator")
+_VERSION = row_version()
 
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
+    # Every UPDATE and DELETE checks the version it read (conditional requests).
+    __mapper_args__ = {"version_id_col": _VERSION}
     __table_args__ = (
         CheckConstraint("role IN ('user', 'admin', 'moderator')", name="ck_users_role"),
     )
@@ -50,6 +55,8 @@ class User(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+
+    version: int = Field(default=1, sa_column=_VERSION)
 
     def document(self) -> dict[str, Any]:
         return document(self)
@@ -90,6 +97,7 @@ DOCUMENT_COLUMNS = (
     col(User.role),
     col(User.created_at),
     col(User.updated_at),
+    col(User.version),
 )
 _BY_ID = core_select(*DOCUMENT_COLUMNS).where(col(User.id) == bindparam("id"))
 
@@ -121,10 +129,30 @@ def find_by_email(session: Session, email: str) -> User | None:
 
 
 def _keep_an_admin(session: Session, user: User) -> None:
-    """Refuse to remove the last admin: nobody could manage roles after that."""
-    admins = session.exec(select(func.count()).select_from(User).where(User.role == "admin"))
-    if user.role == "admin" and admins.one() <= 1:
+    """Refuse to remove the last admin: nobody could manage roles after that.
+
+    The admins' rows are written (to the same values) before they are counted, which
+    makes two concurrent removals count one after the other: on PostgreSQL the second
+    waits on the first's row locks, on SQLite on its write lock. Counting first would let
+    two requests removing the last two admins both count two.
+    """
+    if user.role != "admin":
+        return
+    admins = col(User.role) == "admin"
+    session.connection().execute(core_update(User).where(admins).values(role=User.role))
+    count = session.connection().execute(core_select(func.count()).select_from(User).where(admins))
+    if count.scalar_one() <= 1:
         raise Conflict("The last admin cannot be deleted or lose the admin role")
+
+
+def password_unchanged(session: Session, user_id: uuid.UUID, password_hash: str) -> bool:
+    """Whether the user's password is still the one a login verified, read under a
+    share lock (PostgreSQL) after the login's own write (SQLite's write lock): a password
+    change committing meanwhile either comes first and is seen here, or comes after and
+    revokes the new token with the others."""
+    query = core_select(col(User.password_hash)).where(col(User.id) == user_id)
+    current = session.connection().execute(query.with_for_update(read=True)).scalar()
+    return bool(current == password_hash)
 
 
 def list_page(
@@ -158,12 +186,15 @@ def list_page(
     return [seen_by(viewer, row) for row in rows], connection.execute(count).scalar_one()
 
 
-def document_by_id(connection: Connection, user_id: uuid.UUID, viewer: Viewer) -> dict[str, Any]:
-    """One user as `viewer` may see them, on a plain connection (the hot path)."""
+def document_by_id(
+    connection: Connection, user_id: uuid.UUID, viewer: Viewer
+) -> tuple[dict[str, Any], int]:
+    """One user as `viewer` may see them, and the row's version, on a plain connection
+    (the hot path)."""
     row = connection.execute(_BY_ID, {"id": user_id}).first()
     if row is None:
         raise NotFound("User", user_id)
-    return seen_by(viewer, row)
+    return seen_by(viewer, row), row.version
 
 
 def get(session: Session, user_id: uuid.UUID) -> User:

@@ -24,8 +24,12 @@ from starlette.responses import Response
 from models.errors import (
     Conflict,
     DomainError,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     InvalidToken,
     NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
     Unavailable,
     WrongCredentials,
 )
@@ -44,8 +48,12 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     CONFLICT = "CONFLICT"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+    PRECONDITION_FAILED = "PRECONDITION_FAILED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    PRECONDITION_REQUIRED = "PRECONDITION_REQUIRED"
     RATE_LIMITED = "RATE_LIMITED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
@@ -60,8 +68,12 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.IDEMPOTENCY_KEY_IN_USE: 409,
+    ErrorCode.PRECONDITION_FAILED: 412,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.PRECONDITION_REQUIRED: 428,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
@@ -93,6 +105,10 @@ DOMAIN_CODES: dict[type[DomainError], ErrorCode] = {
     InvalidToken: ErrorCode.UNAUTHORIZED,
     WrongCredentials: ErrorCode.UNAUTHORIZED,
     Unavailable: ErrorCode.SERVICE_UNAVAILABLE,
+    PreconditionFailed: ErrorCode.PRECONDITION_FAILED,
+    PreconditionRequired: ErrorCode.PRECONDITION_REQUIRED,
+    IdempotencyKeyReused: ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    IdempotencyKeyInUse: ErrorCode.IDEMPOTENCY_KEY_IN_USE,
 }
 
 
@@ -144,6 +160,8 @@ def from_domain(error: DomainError) -> ApiError:
     headers = {}
     if isinstance(error, Unavailable):
         headers["Retry-After"] = str(error.retry_after)
+    elif isinstance(error, IdempotencyKeyInUse):
+        headers["Retry-After"] = "1"
     for kind in type(error).__mro__:
         code = DOMAIN_CODES.get(kind)
         if code is not None:

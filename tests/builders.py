@@ -36,6 +36,13 @@ class Account:
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 
+def if_match(client: TestClient, url: str, headers: dict[str, str]) -> dict[str, str]:
+    """`If-Match` with the ETag of what `url` is now, as a careful client sends it."""
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    return {"If-Match": response.headers["ETag"]}
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 
 from models import token as tokens
+from models import user as users
 from models.errors import InvalidToken, WrongCredentials
 from models.timestamps import to_iso
 from models.user import User
@@ -139,7 +140,10 @@ def log_in(
         record_failure()
         raise WrongCredentials(WRONG_CREDENTIALS)
     assert user is not None and user.password_hash is not None
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash(password)
+    verified = user.password_hash
     plain, token = tokens.issue(session, user, runtime.settings.token_ttl_seconds)
+    if not users.password_unchanged(session, user.id, verified):
+        raise WrongCredentials(WRONG_CREDENTIALS)  # changed while it was being verified
+    if passwords.needs_rehash(verified):
+        user.password_hash = passwords.hash(password)
     return {"token": plain, "expiresAt": to_iso(token.expires_at)}

@@ -23,8 +23,13 @@ ALLOWED_HEADERS = (
     "Authorization",
     "Content-Type",
     "X-Request-ID",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
 )
 EXPOSED_HEADERS = (
+    "ETag",
+    "Idempotent-Replayed",
     "Location",
     "Link",
     "X-Request-ID",

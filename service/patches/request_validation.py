@@ -190,6 +190,10 @@ class BodyValidator(JSONRequestBodyValidator):
             raise errors.validation_error(_unique(d for e in found for d in _details(e, "body")))
 
 
+# A required `If-Match` left out, and nothing else wrong: 428, as RFC 6585 §3 says.
+MISSING_IF_MATCH = {"field": "If-Match", "in": "header", "message": "is required"}
+
+
 class ParametersValidator(ParameterValidator):
     """Path, query and header parameters: every error at once."""
 
@@ -237,6 +241,12 @@ class ParametersValidator(ParameterValidator):
                     details.append({"field": param["name"], "in": location, "message": str(exc)})
                     continue
                 details += self._check(location, param, value)
+        if details == [MISSING_IF_MATCH]:
+            raise errors.ApiError(
+                errors.ErrorCode.PRECONDITION_REQUIRED,
+                "This write needs If-Match with the ETag of the version it changes, so "
+                "that no one else's change is overwritten",
+            )
         if details:
             raise errors.validation_error(_unique(details))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.builders import MERGE_PATCH, account, create_comment, create_post, error_of
+from tests.builders import MERGE_PATCH, account, create_comment, create_post, error_of, if_match
 from tests.database import count_rows
 
 UNKNOWN_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -181,17 +181,20 @@ class TestChange:
     def test_put_replaces_every_field(self, client):
         author = account(client)
         post = create_post(client, author)
+        url = f"/api/posts/{post['id']}"
         response = client.put(
-            f"/api/posts/{post['id']}",
+            url,
             json={"title": "New", "content": "New text", "status": "published"},
-            headers=author.headers,
+            headers={**author.headers, **if_match(client, url, author.headers)},
         )
         assert response.status_code == 200
         data = response.json()["data"]
         assert (data["title"], data["content"], data["status"]) == ("New", "New text", "published")
         assert (
             client.put(
-                f"/api/posts/{post['id']}", json={"title": "Only"}, headers=author.headers
+                url,
+                json={"title": "Only"},
+                headers={**author.headers, **if_match(client, url, author.headers)},
             ).status_code
             == 400
         )

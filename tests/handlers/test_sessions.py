@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.builders import MERGE_PATCH, PASSWORD, Account, account, error_of, log_in
+from tests.builders import MERGE_PATCH, PASSWORD, Account, account, error_of, if_match, log_in
 
 NEW_PASSWORD = "another long passphrase"
 
@@ -26,6 +26,8 @@ def test_changing_ones_password_revokes_every_other_token(client, method):
     if method == "PUT":
         body |= {key: user.user[key] for key in ("name", "email", "role")}
     headers = user.headers | (MERGE_PATCH if method == "PATCH" else {})
+    if method == "PUT":
+        headers |= if_match(client, f"/api/users/{user.id}", user.headers)
     response = client.request(method, f"/api/users/{user.id}", json=body, headers=headers)
     assert response.status_code == 200
     assert status_of(client, user.token) == 200  # the one the change was made with

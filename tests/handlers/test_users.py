@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.builders import MERGE_PATCH, account, create_user, error_of, user_payload
+from tests.builders import MERGE_PATCH, account, create_user, error_of, if_match, user_payload
 
 UNKNOWN_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -205,10 +205,11 @@ class TestRead:
 class TestReplace:
     def test_admin_replaces_every_field(self, client, admin):
         user = create_user(client)
+        url = f"/api/users/{user['id']}"
         response = client.put(
-            f"/api/users/{user['id']}",
+            url,
             json={"name": "New Name", "email": "NEW@example.com", "role": "admin"},
-            headers=admin.headers,
+            headers={**admin.headers, **if_match(client, url, admin.headers)},
         )
         assert response.status_code == 200
         replaced = response.json()["data"]
@@ -223,34 +224,42 @@ class TestReplace:
     def test_a_user_replaces_themself_but_not_their_role(self, client):
         me = account(client)
         body = {"name": "Me Again", "email": me.user["email"], "role": "user"}
-        response = client.put(f"/api/users/{me.id}", json=body, headers=me.headers)
+        url = f"/api/users/{me.id}"
+        headers = {**me.headers, **if_match(client, url, me.headers)}
+        response = client.put(url, json=body, headers=headers)
         assert response.status_code == 200
-        response = client.put(
-            f"/api/users/{me.id}", json={**body, "role": "admin"}, headers=me.headers
-        )
+        headers = {**me.headers, **if_match(client, url, me.headers)}
+        response = client.put(url, json={**body, "role": "admin"}, headers=headers)
         assert response.status_code == 403
         assert "role" in error_of(response)["message"]
 
     def test_put_requires_every_writable_field(self, client, admin):
         user = create_user(client)
         error = error_of(
-            client.put(f"/api/users/{user['id']}", json={"name": "Only"}, headers=admin.headers)
+            client.put(
+                f"/api/users/{user['id']}",
+                json={"name": "Only"},
+                headers={**admin.headers, "If-Match": "*"},
+            )
         )
         assert fields_of(error) == {"email", "role"}
 
     def test_put_on_unknown_id_is_not_found(self, client, admin):
         response = client.put(
-            f"/api/users/{UNKNOWN_ID}", json=user_payload(role="user"), headers=admin.headers
+            f"/api/users/{UNKNOWN_ID}",
+            json=user_payload(role="user"),
+            headers={**admin.headers, "If-Match": "*"},
         )
         assert response.status_code == 404
 
     def test_put_to_a_taken_email_conflicts_and_changes_nothing(self, client, admin):
         first = create_user(client)
         second = create_user(client)
+        url = f"/api/users/{second['id']}"
         response = client.put(
-            f"/api/users/{second['id']}",
+            url,
             json={"name": "X Y", "email": first["email"].upper(), "role": "user"},
-            headers=admin.headers,
+            headers={**admin.headers, **if_match(client, url, admin.headers)},
         )
         assert response.status_code == 409
         read = client.get(f"/api/users/{second['id']}", headers=admin.headers)

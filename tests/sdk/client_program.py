@@ -125,10 +125,20 @@ def users(anyone: Client, api: str) -> AuthenticatedClient:
     assert me.id == ada_id
     assert expect(get_user.sync(ada_id, client=ada), UserViewEnvelope).data.email == email
 
-    replaced = replace_user.sync(
-        ada_id, client=ada, body=UserReplace(name="Ada King", email=email, role=Role.USER)
+    read = get_user.sync_detailed(ada_id, client=ada)
+    unchanged = get_user.sync_detailed(ada_id, client=ada, if_none_match=read.headers["etag"])
+    assert (unchanged.status_code, unchanged.content) == (HTTPStatus.NOT_MODIFIED, b"")
+    replace = UserReplace(name="Ada King", email=email, role=Role.USER)
+    unconditional = replace_user.sync_detailed(ada_id, client=ada, body=replace, if_match="")
+    assert unconditional.status_code == HTTPStatus.BAD_REQUEST  # an empty tag is malformed
+    replaced = replace_user.sync_detailed(
+        ada_id, client=ada, body=replace, if_match=read.headers["etag"]
     )
-    assert expect(replaced, UserEnvelope).data.name == "Ada King"
+    assert expect(replaced.parsed, UserEnvelope).data.name == "Ada King"
+    stale = replace_user.sync_detailed(
+        ada_id, client=ada, body=replace, if_match=read.headers["etag"]
+    )
+    assert error_of(stale, HTTPStatus.PRECONDITION_FAILED).code is ErrorCode.PRECONDITION_FAILED
     patched = update_user.sync(ada_id, client=ada, body=UserPatch(name="Ada Lovelace"))
     assert expect(patched, UserEnvelope).data.name == "Ada Lovelace"
     promoted = update_user.sync_detailed(ada_id, client=ada, body=UserPatch(role=Role.ADMIN))
@@ -153,8 +163,11 @@ def users(anyone: Client, api: str) -> AuthenticatedClient:
 def posts_and_comments(anyone: Client, api: str, author: AuthenticatedClient) -> None:
     author_id = expect(get_me.sync(client=author), UserEnvelope).data.id
     body = PostCreate(title="Notes", content="On the engine.", status=PostStatus.PUBLISHED)
-    created = create_post.sync_detailed(client=author, body=body)
+    created = create_post.sync_detailed(client=author, body=body, idempotency_key="notes-1")
     assert created.status_code == HTTPStatus.CREATED
+    again = create_post.sync_detailed(client=author, body=body, idempotency_key="notes-1")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == created.content
     post = expect(created.parsed, PostEnvelope).data
     assert created.headers["location"] == f"/api/posts/{post.id}"
     assert (post.author_id, post.comment_count) == (author_id, 0)
@@ -168,7 +181,12 @@ def posts_and_comments(anyone: Client, api: str, author: AuthenticatedClient) ->
     assert [item.id for item in expect(mine, PostList).data] == [post.id]
 
     body_replace = PostReplace(title="Notes, revised", content="More.", status=PostStatus.DRAFT)
-    draft = expect(replace_post.sync(post.id, client=author, body=body_replace), PostEnvelope)
+    draft = expect(
+        replace_post.sync(
+            post.id, client=author, body=body_replace, if_match=created.headers["etag"]
+        ),
+        PostEnvelope,
+    )
     assert draft.data.published_at is None
     hidden = get_post.sync_detailed(post.id, client=anyone)
     assert error_of(hidden, HTTPStatus.NOT_FOUND).code is ErrorCode.NOT_FOUND

@@ -102,7 +102,10 @@ def call(client, path: str, method: str, operation: dict, world: World, token: s
 
 
 def media_type_of(method: str) -> dict[str, str]:
-    """PATCH bodies are merge patches; the other bodies are sent as JSON by `json=`."""
+    """PATCH bodies are merge patches; the other bodies are sent as JSON by `json=`. A
+    PUT names the version it replaces; `*` is any version (tests/handlers check tags)."""
+    if method == "put":
+        return {"If-Match": "*"}
     return MERGE_PATCH if method == "patch" else {}
 
 
