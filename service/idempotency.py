@@ -27,6 +27,7 @@ from service.runtime import current
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
+SECRET_FIELDS = frozenset({"password"})
 Response = tuple[Any, int, dict[str, str]]
 
 
@@ -39,8 +40,11 @@ def _caller() -> str:
 
 def _fingerprint(body: Any) -> str:
     """The request a key stands for: method, path and body (as parsed JSON, so spacing
-    and key order do not make two requests different)."""
+    and key order do not make two requests different), but its secrets: a fast hash of a
+    password would be one an attacker holding the table could guess offline."""
     request = flask.request
+    if isinstance(body, dict):
+        body = {name: value for name, value in body.items() if name not in SECRET_FIELDS}
     canonical = json.dumps(
         [request.method, request.path, body], sort_keys=True, separators=(",", ":")
     )

@@ -61,6 +61,23 @@ def test_the_same_key_with_another_request_is_422(client, database_url):
     assert count_rows(database_url, "comments") == 0
 
 
+def test_a_password_is_no_part_of_what_is_kept(client, database_url):
+    """Only an Argon2 hash of a password is ever stored: a fast hash of the request would
+    let anyone holding the table guess it offline. So a retry that differs only in its
+    password is the same request, and replays the first answer."""
+    headers = keyed({})
+    body = user_payload(password="first password")
+    first = client.post("/api/users", json=body, headers=headers)
+    again = client.post("/api/users", json={**body, "password": "other password"}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    email = first.json()["data"]["email"]
+    for password, status in (("first password", 201), ("other password", 401)):
+        login = client.post("/api/tokens", json={"email": email, "password": password})
+        assert login.status_code == status
+    assert count_rows(database_url, "users") == 1
+
+
 def test_keys_of_two_callers_never_meet(client, database_url):
     key = "shared-key"
     for _ in range(2):
