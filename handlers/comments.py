@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from models import comment as comments
+from models import notification as notifications
 from models import post as posts
 from service.access.authentication import current_viewer
 from service.pagination import PageRequest, paginated
@@ -37,6 +38,7 @@ def create_post_comment(id_: str, body: dict[str, Any], user: str) -> Response:
     with database().session() as session:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
         comment = comments.create(session, post.id, uuid.UUID(user), body["body"])
+        notifications.comment_posted(session, post, comment)
         created = comments.document_of(session, comment)
     return {"data": created}, 201, {"Location": f"/api/comments/{created['id']}"}
 

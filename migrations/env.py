@@ -7,6 +7,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlmodel import SQLModel
 
+import models.notification
 import models.post
 import models.token  # noqa: F401
 from models.db import DatabaseLimits, make_engine

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from models.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("comments", "posts", "tokens", "users")  # children first
+TABLES = ("notifications", "comments", "posts", "tokens", "users")  # children first
 
 
 def backends() -> list[str]:

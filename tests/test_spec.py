@@ -97,8 +97,10 @@ def _is_enum(schema: dict[str, Any]) -> bool:
 def test_every_create_links_to_its_read():
     ids = {op["operationId"] for _, _, op in OPERATIONS}
     for _, method, operation in OPERATIONS:
+        if method != "post" or not operation["operationId"].startswith("create_"):
+            continue  # a POST that creates nothing (mark_notifications_read)
         read = operation["operationId"].replace("create_", "get_")
-        if method == "post" and read in ids:
+        if read in ids:
             links = operation["responses"]["201"].get("links", {})
             assert read in {link["operationId"] for link in links.values()}
 
