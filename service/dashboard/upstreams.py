@@ -65,21 +65,19 @@ class Upstreams:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="upstreams", daemon=True)
                 thread.start()
+                # Made once, outside any call's timeout (its TLS context takes a while);
+                # it binds to the loop that first uses it: this one, always.
+                self._client = httpx.AsyncClient(
+                    timeout=self.timeout,
+                    limits=httpx.Limits(
+                        max_connections=MAX_CONNECTIONS,
+                        max_keepalive_connections=MAX_CONNECTIONS,
+                    ),
+                    follow_redirects=False,
+                    trust_env=False,
+                )
                 self._loop, self._thread = loop, thread
             return self._loop
-
-    def _client_in_loop(self) -> httpx.AsyncClient:
-        """The client, made in the loop that uses it (it belongs to one loop)."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(
-                    max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
-                ),
-                follow_redirects=False,
-                trust_env=False,
-            )
-        return self._client
 
     async def _get_json(self, url: str, headers: dict[str, str]) -> Answer:
         try:
@@ -97,7 +95,8 @@ class Upstreams:
             return Answer(failure=Failure.UPSTREAM_ERROR)
 
     async def _get_with_one_retry(self, url: str, headers: dict[str, str]) -> httpx.Response:
-        client = self._client_in_loop()
+        client = self._client
+        assert client is not None  # made with the loop
         try:
             return await client.get(url, headers=headers)
         except CONNECTION_ERRORS:
