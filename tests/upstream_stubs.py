@@ -62,7 +62,7 @@ def stub_server(reply: Callable[[str], Reply]) -> Iterator[Stub]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (its timeout)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)

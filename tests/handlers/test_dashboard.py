@@ -213,14 +213,15 @@ def test_without_the_profile_the_answer_is_an_upstream_error(
     assert "etag" not in response.headers
 
 
+def _delayed(reply, delay):
+    return lambda path: Reply(body=reply(path).body, delay=delay)
+
+
 def test_three_slow_sources_take_about_the_slowest_not_the_sum(client, app_with):
     delay = 0.3
     with ExitStack() as stack:
         who = account(client)
-        slow = {
-            name: (lambda reply: lambda path: Reply(body=reply(path).body, delay=delay))(reply)
-            for name, reply in _ok(who).items()
-        }
+        slow = {name: _delayed(reply, delay) for name, reply in _ok(who).items()}
         urls, _ = _serve(stack, slow)
         bff = app_with(dashboard_timeout=2.0, **urls)
         _get(bff, who)  # connections opened
@@ -239,7 +240,7 @@ def test_a_dropped_connection_is_tried_once_more(client, app_with):
         who = account(client)
         replies = _ok(who)
         tries = iter([Reply(drop=True)])
-        replies["stats"] = lambda path: next(tries, None) or Reply(body=stats_of(who.id))
+        replies["stats"] = lambda _path: next(tries, None) or Reply(body=stats_of(who.id))
         urls, stubs = _serve(stack, replies)
         answer = app_with(dashboard_timeout=1.0, **urls)
         response = _get(answer, who)
