@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from models import comment as comments
+from models import notification as notifications
 from models import post as posts
 from models.idempotency import Answer
 from service import idempotency
@@ -42,6 +43,7 @@ def create_post_comment(id_: str, body: dict[str, Any], user: str) -> Response:
     def create(session: Session) -> Answer:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
         comment = comments.create(session, post.id, uuid.UUID(user), body["body"])
+        notifications.comment_posted(session, post, comment)
         created = comments.document_of(session, comment)
         headers = {
             "Location": f"/api/comments/{comment.id}",

@@ -8,6 +8,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import models.idempotency
+import models.notification
 import models.post
 import models.token  # noqa: F401
 from models.db import DatabaseLimits, make_engine

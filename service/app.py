@@ -26,6 +26,7 @@ from service.access.authorization import Authorization
 from service.access.rate_limits import RateLimits
 from service.access.routing_guard import refuse_mismatched_view
 from service.contract import SPEC_DIR, Contract
+from service.dashboard.aggregate import Dashboard
 from service.errors import register_error_handlers
 from service.log_format import configure_logging
 from service.middleware.body_limit import BodyLimitMiddleware
@@ -70,6 +71,7 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
         passwords=Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
         rate_limits=RateLimits(contract, settings),
         threads=ThreadPoolExecutor(max(settings.threads, 1), thread_name_prefix="WSGI"),
+        dashboard=Dashboard(settings),
     )
 
 

@@ -88,6 +88,14 @@ def _storage_uri(raw: str) -> str:
     return uri
 
 
+def _base_url(environ: Mapping[str, str], name: str) -> str:
+    """An upstream's base URL (http or https), without a trailing slash; empty: none."""
+    raw = environ.get(name, "").strip().rstrip("/")
+    if raw and not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str = "development"
@@ -117,6 +125,12 @@ class Settings:
     breaker_failures: int = 3
     breaker_cooldown: float = 0.5
     token_ttl_seconds: int = 7 * 24 * 3600
+    # The dashboard's sources: a base URL calls that service (openapi/upstreams/*.yaml),
+    # empty reads this service's own model layer. Each call has its own timeout (seconds).
+    dashboard_profile_url: str = ""
+    dashboard_stats_url: str = ""
+    dashboard_notifications_url: str = ""
+    dashboard_timeout: float = 0.8
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
@@ -168,6 +182,10 @@ class Settings:
             breaker_failures=_integer(env, "BREAKER_FAILURES", 3, minimum=1),
             breaker_cooldown=_seconds(env, "BREAKER_COOLDOWN", 0.5, minimum=0.01),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),
+            dashboard_profile_url=_base_url(env, "DASHBOARD_PROFILE_URL"),
+            dashboard_stats_url=_base_url(env, "DASHBOARD_STATS_URL"),
+            dashboard_notifications_url=_base_url(env, "DASHBOARD_NOTIFICATIONS_URL"),
+            dashboard_timeout=_integer(env, "DASHBOARD_TIMEOUT_MS", 800, minimum=1) / 1000,
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),
         )

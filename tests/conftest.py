@@ -116,6 +116,7 @@ def app_with(
     yield make
     for app in made:
         runtime_of(app).database.dispose()
+        runtime_of(app).dashboard.upstreams.close()
 
 
 @pytest.fixture

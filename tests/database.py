@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 from models.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("idempotency_keys", "comments", "posts", "tokens", "users")  # children first
+# Children first.
+TABLES = ("idempotency_keys", "notifications", "comments", "posts", "tokens", "users")
 
 
 def backends() -> list[str]:

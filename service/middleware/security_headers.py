@@ -1,5 +1,7 @@
 """Headers every response carries: no MIME sniffing, and no caching of what a token saw
-or of what a write answered (a new token, a user's email: RFC 6749 §5.1).
+or of what a write answered (a new token, a user's email: RFC 6749 §5.1), unless the
+operation says otherwise (the dashboard: `private, max-age=0`, kept by the browser alone
+and revalidated with its ETag).
 
 (The `Server` header is the HTTP server's: `make run`/`make serve` turn it off.)
 """
@@ -26,7 +28,7 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers["X-Content-Type-Options"] = "nosniff"
-                if private:
+                if private and "cache-control" not in headers:
                     headers["Cache-Control"] = "no-store"
             await send(message)
 

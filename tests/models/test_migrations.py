@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import models.idempotency
-import models.post  # noqa: F401  (imports every other table)
+import models.notification  # noqa: F401  (imports every other table)
 from models.db import make_engine
 from tests.database import ROOT, migrate
 

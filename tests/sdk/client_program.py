@@ -23,7 +23,9 @@ from publishing_api_client.api.comments import (
     list_post_comments,
     update_comment,
 )
+from publishing_api_client.api.dashboard import get_dashboard
 from publishing_api_client.api.health import get_health, get_readiness
+from publishing_api_client.api.notifications import list_notifications, mark_notifications_read
 from publishing_api_client.api.posts import (
     create_post,
     delete_post,
@@ -33,6 +35,7 @@ from publishing_api_client.api.posts import (
     replace_post,
     update_post,
 )
+from publishing_api_client.api.stats import get_user_stats
 from publishing_api_client.api.tokens import create_token, revoke_token
 from publishing_api_client.api.users import (
     create_user,
@@ -49,10 +52,14 @@ from publishing_api_client.models import (
     CommentList,
     CommentPatch,
     Credentials,
+    DashboardEnvelope,
     Error,
     ErrorCode,
     ErrorEnvelope,
     HealthEnvelope,
+    NotificationList,
+    NotificationsRead,
+    NotificationsReadEnvelope,
     PostCreate,
     PostEnvelope,
     PostList,
@@ -70,6 +77,7 @@ from publishing_api_client.models import (
     UserPatch,
     UserReplace,
     UserSortField,
+    UserStatsEnvelope,
     UserViewEnvelope,
 )
 from publishing_api_client.types import Response, Unset
@@ -207,11 +215,38 @@ def posts_and_comments(anyone: Client, api: str, author: AuthenticatedClient) ->
     assert expect(edited, CommentEnvelope).data.body == "Second!"
     refused = update_comment.sync_detailed(comment.id, client=author, body=CommentPatch(body="X"))
     assert error_of(refused, HTTPStatus.FORBIDDEN).code is ErrorCode.FORBIDDEN
+    notifications_and_dashboard(author, author_id, comment.id)
 
     no_content(delete_comment.sync_detailed(comment.id, client=reader))
     no_content(delete_post.sync_detailed(post.id, client=author))
     gone = get_post.sync_detailed(post.id, client=author)
     assert error_of(gone, HTTPStatus.NOT_FOUND).code is ErrorCode.NOT_FOUND
+
+
+def notifications_and_dashboard(
+    author: AuthenticatedClient, author_id: uuid.UUID, comment_id: uuid.UUID
+) -> None:
+    """The reader's comment told the author; the dashboard shows it until it is read."""
+    about = list_notifications.sync(client=author, comment_id=comment_id, unread=True)
+    [notification] = expect(about, NotificationList).data
+    assert (notification.comment_id, notification.read) == (comment_id, False)
+    stats = expect(get_user_stats.sync(author_id, client=author), UserStatsEnvelope).data
+    assert (stats.published, stats.comments_received) == (1, 1)
+    dashboard = get_dashboard.sync_detailed(client=author)
+    whole = expect(dashboard.parsed, DashboardEnvelope)
+    assert (whole.data.user.id, whole.data.unread_count, whole.meta.partial) == (
+        author_id,
+        1,
+        False,
+    )
+    unchanged = get_dashboard.sync_detailed(client=author, if_none_match=dashboard.headers["etag"])
+    assert unchanged.status_code == HTTPStatus.NOT_MODIFIED
+    read = mark_notifications_read.sync(
+        client=author, body=NotificationsRead(ids=[notification.id])
+    )
+    assert expect(read, NotificationsReadEnvelope).data.changed == 1
+    after = expect(get_dashboard.sync(client=author), DashboardEnvelope).data
+    assert (after.unread_count, after.recent_notifications) == (0, [])
 
 
 def log_out_and_leave(anyone: Client, api: str, author: AuthenticatedClient) -> None:

@@ -49,6 +49,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "create_post_comment": {"json": {"body": "Nice."}},
     "update_comment": {"json": {"body": "Nicer."}},
     "delete_comment": {},
+    "get_user_stats": {},
+    "list_notifications": {},
+    "mark_notifications_read": {"json": {"all": True}},
+    "get_dashboard": {},
 }
 
 
