@@ -30,10 +30,30 @@ ETAG = "ETag"
 Response = tuple[Any, int, dict[str, str]]
 
 
-def entity_tag(version: int, document: Mapping[str, Any]) -> str:
+def _digest(document: Mapping[str, Any]) -> str:
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return f'"{version}-{digest}"'
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def entity_tag(version: int, document: Mapping[str, Any]) -> str:
+    """The tag of a row's representation: its version, and a digest of what was shown."""
+    return f'"{version}-{_digest(document)}"'
+
+
+def content_tag(document: Mapping[str, Any]) -> str:
+    """The tag of a representation made of several sources (the dashboard): no single
+    row version covers it, so the digest alone."""
+    return f'"{_digest(document)}"'
+
+
+def still_fresh(tag: str) -> bool:
+    """Whether the request's `If-None-Match` names `tag`: weak comparison, as RFC 9110
+    §13.1.2 says, or `*`."""
+    header = flask.request.headers.get("If-None-Match")
+    if header is None:
+        return False
+    tags = {_opaque(t) for t in _tags(header)}
+    return "*" in tags or _opaque(tag) in tags
 
 
 def _tags(header: str) -> list[str]:
@@ -48,11 +68,8 @@ def _opaque(tag: str) -> str:
 def representation(document: Mapping[str, Any], tag: str, status: int = 200) -> Response:
     """A read's answer: 304 with no body when `If-None-Match` names `tag` (weak
     comparison, as RFC 9110 §13.1.2 says), else the document with its tag."""
-    header = flask.request.headers.get("If-None-Match")
-    if header is not None and status == 200:
-        tags = _tags(header)
-        if "*" in tags or _opaque(tag) in {_opaque(t) for t in tags}:
-            return "", 304, {ETAG: tag}
+    if status == 200 and still_fresh(tag):
+        return "", 304, {ETAG: tag}
     return {"data": document}, status, {ETAG: tag}
 
 

@@ -8,8 +8,6 @@ the slowest source, not the sum. A source that fails leaves its parts null, name
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -23,6 +21,7 @@ from flask import request
 from models.db import Database
 from models.viewer import Viewer
 from service.access.authentication import current_viewer
+from service.conditional import content_tag, still_fresh
 from service.dashboard.contracts import UpstreamContract
 from service.dashboard.sources import PROFILE, SOURCES, BrokenAnswer, Source
 from service.dashboard.upstreams import Answer, Failure, Upstreams
@@ -127,20 +126,6 @@ def envelope(data: dict[str, Any], errors: list[PartError]) -> dict[str, Any]:
     return {"data": ordered, "meta": {"partial": bool(errors), "errors": errors}}
 
 
-def etag_of(body: dict[str, Any]) -> str:
-    """A strong ETag over the whole answer, meta included."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    return f'"{hashlib.sha256(canonical).hexdigest()[:32]}"'
-
-
-def matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 weak comparison, as If-None-Match uses: any listed tag, or `*`."""
-    if not if_none_match:
-        return False
-    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-    return "*" in tags or etag in tags
-
-
 def answer(user_id: uuid.UUID) -> tuple[dict[str, Any] | None, int, dict[str, str]]:
     """The handler's answer for the caller of this request: 200, or 304 while the
     client's `If-None-Match` still holds. The caller's token and request id go along
@@ -153,8 +138,8 @@ def answer(user_id: uuid.UUID) -> tuple[dict[str, Any] | None, int, dict[str, st
     }
     data, errors = runtime.dashboard.parts(runtime.database, user_id, current_viewer(), forwarded)
     body = envelope(data, errors)
-    etag = etag_of(body)
+    etag = content_tag(body)  # over the whole answer, meta included
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if matches(request.headers.get("If-None-Match"), etag):
+    if still_fresh(etag):
         return None, 304, headers
     return body, 200, headers
