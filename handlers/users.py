@@ -8,8 +8,9 @@ from typing import Any
 from models import token as tokens
 from models import user as users
 from models import user_removal
+from models.ordering import is_time
 from service.access.authentication import current_caller, current_viewer
-from service.pagination import PageRequest, paginated
+from service.pagination import list_request, paginated
 from service.runtime import database, passwords
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -17,11 +18,20 @@ COLLECTION = "/api/users"
 
 
 def list_users(
-    page: int, limit: int, sort_by: str, order: str, search: str | None = None
+    page: int,
+    limit: int,
+    sort_by: str,
+    order: str,
+    cursor: str | None = None,
+    search: str | None = None,
 ) -> Response:
-    request = PageRequest(page=page, limit=limit)
+    query = {"search": search, "sortBy": sort_by, "order": order}
+    time_key = is_time(users.SORT_COLUMNS[sort_by])
+    request = list_request(
+        COLLECTION, query, page=page, limit=limit, cursor=cursor, time_key=time_key
+    )
     with database().read() as connection:
-        items, total = users.list_page(
+        found = users.list_page(
             connection,
             viewer=current_viewer(),
             offset=request.offset,
@@ -29,9 +39,11 @@ def list_users(
             sort_by=sort_by,
             order=order,
             search=search,
+            after_key=request.after,
+            counting=request.counting,
+            exact_limit=request.exact_limit,
         )
-    query = {"search": search, "sortBy": sort_by, "order": order}
-    return paginated(items, total, request, COLLECTION, query)
+    return paginated(found, request)
 
 
 def create_user(body: dict[str, Any]) -> Response:

@@ -23,8 +23,10 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.comment import Comment
+from models.counting import CountMode, count
 from models.errors import NotFound
-from models.ordering import stable_order
+from models.ordering import Key, Page, after, key_of, stable_order
+from models.search import matches
 from models.timestamps import to_iso, utc_now
 from models.user import User
 from models.viewer import Viewer
@@ -101,6 +103,7 @@ def can_see(post: Post, viewer: Viewer) -> bool:
 
 
 SORT_COLUMNS = {"createdAt": Post.created_at, "updatedAt": Post.updated_at, "title": Post.title}
+SORT_FIELDS = {"createdAt": "created_at", "updatedAt": "updated_at", "title": "title"}
 
 
 def list_page(
@@ -111,23 +114,21 @@ def list_page(
     limit: int,
     sort_by: str,
     order: str,
+    after_key: Key | None = None,
+    counting: CountMode = CountMode.EXACT,
+    exact_limit: int = 0,
     search: str | None = None,
     status: str | None = None,
     author_id: uuid.UUID | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of visible posts with author names and comment counts, and the total:
-    two statements whatever the page size."""
+) -> Page:
+    """One page of visible posts with author names and comment counts (one statement
+    whatever the page size), from `offset` or after `after_key`, and how many match."""
     conditions: list[ColumnElement[bool]] = []
     visibility = visible_to(viewer)
     if visibility is not None:
         conditions.append(visibility)
     if search:
-        conditions.append(
-            or_(
-                col(Post.title).icontains(search, autoescape=True),
-                col(Post.content).icontains(search, autoescape=True),
-            )
-        )
+        conditions.append(or_(matches(col(Post.title), search), matches(col(Post.content), search)))
     if status:
         conditions.append(col(Post.status) == status)
     if author_id:
@@ -136,14 +137,28 @@ def list_page(
     query = (
         select(Post, User.name, comment_count())
         .join(User, col(User.id) == Post.author_id)
-        .where(*conditions)
+        .where(*conditions, *after(column, col(Post.id), order, after_key))
         .order_by(*stable_order(column, col(Post.id), order))
         .offset(offset)
-        .limit(limit)
+        .limit(limit + 1)  # one more: whether a next page exists, without the count
     )
-    count = select(func.count()).select_from(Post).where(*conditions)
     rows = session.exec(query).all()
-    return [document(post, name, n) for post, name, n in rows], session.exec(count).one()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1][0] if rows and more else None
+    total, estimated = count(
+        session.connection(),
+        select(col(Post.id)).where(*conditions),
+        "posts",
+        counting,
+        exact_limit,
+    )
+    return Page(
+        items=[document(post, name, n) for post, name, n in rows],
+        next_key=key_of(getattr(last, SORT_FIELDS[sort_by]), last.id) if last else None,
+        total=total,
+        estimated=estimated,
+    )
 
 
 def get(session: Session, post_id: uuid.UUID) -> Post:
