@@ -19,7 +19,10 @@ from models.user import User
 
 class Comment(SQLModel, table=True):
     __tablename__ = "comments"
-    __table_args__ = (Index("ix_comments_post_id_created_at", "post_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_comments_post_id_created_at_id", "post_id", "created_at", "id"),
+        Index("ix_comments_post_id_updated_at_id", "post_id", "updated_at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     # A post's comments go with it, even if a row is deleted outside the service.

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Index,
     Row,
     String,
     bindparam,
@@ -37,10 +38,12 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role IN ('user', 'admin', 'moderator')", name="ck_users_role"),
+        Index("ix_users_name_id", "name", "id"),
+        Index("ix_users_created_at_id", "created_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    name: str = Field(sa_column=Column(String, nullable=False, index=True))
+    name: str = Field(sa_column=Column(String, nullable=False))
     # Stored lower-case, so this unique index makes emails unique regardless of case.
     email: str = Field(sa_column=Column(String, nullable=False, unique=True))
     role: str = Field(default="user", sa_column=Column(String(16), nullable=False))
@@ -48,7 +51,7 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, sa_column=Column(String, nullable=True))
     created_at: datetime = Field(
         default_factory=utc_now,
-        sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
+        sa_column=Column(DateTime(timezone=True), nullable=False),
     )
     updated_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
