@@ -89,7 +89,7 @@ def deep_key(engine: Engine, sort_by: str) -> Key:
     column = posts.SORT_FIELDS[sort_by]
     with engine.connect() as connection:
         row = connection.execute(
-            text(f"SELECT {column}, id FROM posts ORDER BY {column}, id OFFSET :n LIMIT 1"),
+            text(f"SELECT {column}, id FROM posts ORDER BY {column}, id LIMIT 1 OFFSET :n"),
             {"n": POSTS * 3 // 4},
         ).one()
     return (row[0], row[1])
