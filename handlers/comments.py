@@ -17,10 +17,10 @@ Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
 
 def list_post_comments(
     id_: str,
-    page: int,
     limit: int,
     sort_by: str,
     order: str,
+    page: int | None = None,
     cursor: str | None = None,
     search: str | None = None,
 ) -> Response:

@@ -18,7 +18,7 @@ COLLECTION = "/api/posts"
 
 def _list(
     path: str,
-    page: int,
+    page: int | None,
     limit: int,
     cursor: str | None,
     sort_by: str,
@@ -57,10 +57,10 @@ def _list(
 
 
 def list_posts(
-    page: int,
     limit: int,
     sort_by: str,
     order: str,
+    page: int | None = None,
     cursor: str | None = None,
     search: str | None = None,
     status: str | None = None,
@@ -71,10 +71,10 @@ def list_posts(
 
 def list_user_posts(
     id_: str,
-    page: int,
     limit: int,
     sort_by: str,
     order: str,
+    page: int | None = None,
     cursor: str | None = None,
     search: str | None = None,
     status: str | None = None,

@@ -18,10 +18,10 @@ COLLECTION = "/api/users"
 
 
 def list_users(
-    page: int,
     limit: int,
     sort_by: str,
     order: str,
+    page: int | None = None,
     cursor: str | None = None,
     search: str | None = None,
 ) -> Response:

@@ -123,7 +123,7 @@ def list_request(
     path: str,
     query: Mapping[str, Any],
     *,
-    page: int,
+    page: int | None,
     limit: int,
     cursor: str | None,
     time_key: bool,
@@ -132,15 +132,16 @@ def list_request(
     one made for this list; `Prefer` chooses how `total` is counted."""
     settings = current().settings
     after: Key | None = None
+    number = page or 1
     if cursor is not None:
-        if "page" in flask.request.args:
+        if page is not None:
             raise _invalid("page", "must not be given with 'cursor'")
-        after, page = decode_cursor(cursor, path, query, settings.cursor_key, time_key=time_key)
+        after, number = decode_cursor(cursor, path, query, settings.cursor_key, time_key=time_key)
     preferred = counting_preference(flask.request.headers.get("Prefer"))
     return ListRequest(
         path=path,
         query=query,
-        page=page,
+        page=number,
         limit=limit,
         after=after,
         counting=preferred or CountMode.ESTIMATED,
