@@ -16,6 +16,9 @@ ways:
 Each case runs `BENCH_SCALE_REQUESTS` (30) times after 3 warm-ups, or for
 `BENCH_SCALE_SECONDS` (4 s) when it is slower, at least 5 times; p50 and p99 in ms
 (p99 of few samples is their maximum). Results also go to bench/results/scale.json.
+
+`BENCH_SCALE_SIZES` (1000,100000,1000000), `BENCH_SCALE_DATABASES` (sqlite,postgresql)
+choose what runs; `BENCH_SCALE_KEEP=1` keeps the PostgreSQL database for the next run.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ REQUESTS = int(os.environ.get("BENCH_SCALE_REQUESTS", "30"))
 SECONDS = float(os.environ.get("BENCH_SCALE_SECONDS", "4"))
 LIMIT = 20
 SECRET = "bench-scale"
+# Keep the PostgreSQL database between runs (and reuse it): seeding a million rows again
+# costs minutes on a busy machine.
+KEEP = os.environ.get("BENCH_SCALE_KEEP", "") not in ("", "0")
+ONLY = set(filter(None, os.environ.get("BENCH_SCALE_DATABASES", "").split(",")))
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL") or (
     os.environ.get("DATABASE_URL", "")
     if os.environ.get("DATABASE_URL", "").startswith("postgresql")
@@ -196,8 +203,11 @@ HEADER = (
 def run_database(name: str, url: str) -> list[dict[str, Any]]:
     print(f"\n== database: {name} ==\n{HEADER}", flush=True)
     started = time.monotonic()
-    seed_url(url)
     engine = make_engine(url)
+    with engine.connect() as connection:
+        seeded = "posts" in connection.dialect.get_table_names(connection)
+    if not seeded:
+        seed_url(url)
     results = []
     try:
         for size in SIZES:
@@ -217,21 +227,28 @@ def main() -> int:
         f"p50 p99 ms; {sys.version.split()[0]}"
     )
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as folder:
-        results += run_database("sqlite", f"sqlite:///{folder}/scale.db")
-    if POSTGRES_URL:
+    if not ONLY or "sqlite" in ONLY:
+        with tempfile.TemporaryDirectory() as folder:
+            results += run_database("sqlite", f"sqlite:///{folder}/scale.db")
+    if POSTGRES_URL and (not ONLY or "postgresql" in ONLY):
         base = make_url(POSTGRES_URL)
         name = f"{base.database}_bench_scale"
         server = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
         with server.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            if not KEEP:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            found = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if found is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
         try:
             url = base.set(database=name).render_as_string(hide_password=False)
             results += run_database("postgresql", url)
         finally:
-            with server.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if not KEEP:
+                with server.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             server.dispose()
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
