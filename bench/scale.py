@@ -18,7 +18,8 @@ Each case runs `BENCH_SCALE_REQUESTS` (30) times after 3 warm-ups, or for
 (p99 of few samples is their maximum). Results also go to bench/results/scale.json.
 
 `BENCH_SCALE_SIZES` (1000,100000,1000000), `BENCH_SCALE_DATABASES` (sqlite,postgresql)
-choose what runs; `BENCH_SCALE_KEEP=1` keeps the PostgreSQL database for the next run.
+and `BENCH_SCALE_MODES` (page+exact,page,cursor) choose what runs; `BENCH_SCALE_KEEP=1`
+keeps the PostgreSQL database for the next run.
 """
 
 from __future__ import annotations
@@ -64,7 +65,11 @@ POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL") or (
     if os.environ.get("DATABASE_URL", "").startswith("postgresql")
     else ""
 )
-MODES = ("page+exact", "page", "cursor")
+MODES = tuple(
+    mode
+    for mode in ("page+exact", "page", "cursor")
+    if mode in os.environ.get("BENCH_SCALE_MODES", "page+exact,page,cursor").split(",")
+)
 SERVER_ENV = {
     "APP_ENV": "production",
     "RATELIMIT_SCALE": "1000000",
