@@ -48,6 +48,8 @@ def schemathesis(
 ) -> subprocess.CompletedProcess[str]:
     command = [
         str(BIN / "schemathesis"),
+        "--config-file",
+        str(ROOT / "tests" / "contract" / "schemathesis.toml"),
         "run",
         f"{base}/api/openapi.json",
         "--checks",
