@@ -101,10 +101,15 @@ test: $(ALL) $(NODE_STAMP)
 contract: $(ALL)  ## the Schemathesis CLI, every phase, against live servers it starts and stops
 	$(BIN)/pytest -p no:randomly -m cli_contract tests/contract
 
-bench: $(ALL)  ## throughput and latency against Flask and FastAPI baselines (needs wrk)
+# SCALE=1: the list series at 1k, 100k and 1M posts instead (bench/scale.py), never by default.
+bench: $(ALL)  ## throughput and latency against Flask and FastAPI baselines (needs wrk); SCALE=1: lists at scale
+ifneq ($(SCALE),)
+	$(PY) -m bench.scale
+else
 	@command -v wrk >/dev/null || { echo "bench: installing Debian's wrk with apt-get"; \
 		apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(PY) -m bench.run
+endif
 
 clean:
 	rm -rf $(VENV) data build node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -11,32 +11,44 @@ from models import comment as comments
 from models import notification as notifications
 from models import post as posts
 from models.idempotency import Answer
+from models.ordering import is_time
 from service import idempotency
 from service.access.authentication import current_viewer
 from service.conditional import ETAG, entity_tag, preconditions, representation
-from service.pagination import PageRequest, paginated
+from service.pagination import list_request, paginated
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
 
 
 def list_post_comments(
-    id_: str, page: int, limit: int, sort_by: str, order: str, search: str | None = None
+    id_: str,
+    limit: int,
+    sort_by: str,
+    order: str,
+    page: int | None = None,
+    cursor: str | None = None,
+    search: str | None = None,
 ) -> Response:
-    request = PageRequest(page=page, limit=limit)
+    query = {"search": search, "sortBy": sort_by, "order": order}
+    time_key = is_time(comments.SORT_COLUMNS[sort_by])
+    path = f"/api/posts/{id_}/comments"
+    request = list_request(path, query, page=page, limit=limit, cursor=cursor, time_key=time_key)
     with database().session() as session:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
-        items, total = comments.list_page(
+        found = comments.list_page(
             session,
             post_id=post.id,
             offset=request.offset,
             limit=limit,
             sort_by=sort_by,
             order=order,
+            after_key=request.after,
+            counting=request.counting,
+            exact_limit=request.exact_limit,
             search=search,
         )
-    query = {"search": search, "sortBy": sort_by, "order": order}
-    return paginated(items, total, request, f"/api/posts/{id_}/comments", query)
+    return paginated(found, request)
 
 
 def create_post_comment(id_: str, body: dict[str, Any], user: str) -> Response:

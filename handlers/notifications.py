@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from models import notification as notifications
-from service.pagination import PageRequest, paginated
+from service.pagination import list_request, paginated
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -15,17 +15,25 @@ COLLECTION = "/api/notifications"
 
 def list_notifications(
     user: str,
-    page: int,
     limit: int,
     sort_by: str,
     order: str,
+    page: int | None = None,
+    cursor: str | None = None,
     search: str | None = None,
     unread: bool | None = None,  # noqa: FBT001 (Connexion passes it by name)
     comment_id: str | None = None,
 ) -> Response:
-    request = PageRequest(page=page, limit=limit)
+    query = {
+        "search": search,
+        "sortBy": sort_by,
+        "order": order,
+        "unread": None if unread is None else str(unread).lower(),
+        "commentId": comment_id,
+    }
+    request = list_request(COLLECTION, query, page=page, limit=limit, cursor=cursor, time_key=True)
     with database().read() as connection:
-        items, total = notifications.list_page(
+        found = notifications.list_page(
             connection,
             recipient_id=uuid.UUID(user),
             offset=request.offset,
@@ -35,15 +43,11 @@ def list_notifications(
             search=search,
             unread=unread,
             comment_id=uuid.UUID(comment_id) if comment_id else None,
+            after_key=request.after,
+            counting=request.counting,
+            exact_limit=request.exact_limit,
         )
-    query = {
-        "search": search,
-        "sortBy": sort_by,
-        "order": order,
-        "unread": None if unread is None else str(unread).lower(),
-        "commentId": comment_id,
-    }
-    return paginated(items, total, request, COLLECTION, query)
+    return paginated(found, request)
 
 
 def mark_notifications_read(body: dict[str, Any], user: str) -> Response:

@@ -10,10 +10,11 @@ from sqlmodel import Session
 from models import post as posts
 from models import user as users
 from models.idempotency import Answer
+from models.ordering import is_time
 from service import idempotency
 from service.access.authentication import current_viewer
 from service.conditional import ETAG, entity_tag, preconditions, representation
-from service.pagination import PageRequest, paginated
+from service.pagination import list_request, paginated
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -22,58 +23,72 @@ COLLECTION = "/api/posts"
 
 def _list(
     path: str,
-    page: int,
+    page: int | None,
     limit: int,
+    cursor: str | None,
     sort_by: str,
     order: str,
     search: str | None,
     status: str | None,
     author_id: str | None,
 ) -> Response:
-    request = PageRequest(page=page, limit=limit)
+    query = {"search": search, "status": status, "sortBy": sort_by, "order": order}
+    if path == COLLECTION:
+        query["authorId"] = author_id
+    request = list_request(
+        path,
+        query,
+        page=page,
+        limit=limit,
+        cursor=cursor,
+        time_key=is_time(posts.SORT_COLUMNS[sort_by]),
+    )
     with database().session() as session:
-        items, total = posts.list_page(
+        found = posts.list_page(
             session,
             viewer=current_viewer(),
             offset=request.offset,
             limit=limit,
             sort_by=sort_by,
             order=order,
+            after_key=request.after,
+            counting=request.counting,
+            exact_limit=request.exact_limit,
             search=search,
             status=status,
             author_id=uuid.UUID(author_id) if author_id else None,
         )
-    query = {"search": search, "status": status, "sortBy": sort_by, "order": order}
-    if path == COLLECTION:
-        query["authorId"] = author_id
-    return paginated(items, total, request, path, query)
+    return paginated(found, request)
 
 
 def list_posts(
-    page: int,
     limit: int,
     sort_by: str,
     order: str,
+    page: int | None = None,
+    cursor: str | None = None,
     search: str | None = None,
     status: str | None = None,
     author_id: str | None = None,
 ) -> Response:
-    return _list(COLLECTION, page, limit, sort_by, order, search, status, author_id)
+    return _list(COLLECTION, page, limit, cursor, sort_by, order, search, status, author_id)
 
 
 def list_user_posts(
     id_: str,
-    page: int,
     limit: int,
     sort_by: str,
     order: str,
+    page: int | None = None,
+    cursor: str | None = None,
     search: str | None = None,
     status: str | None = None,
 ) -> Response:
     """404 for an unknown user; otherwise their posts the caller may see."""
     with database().session() as session:
         users.get(session, uuid.UUID(id_))
-    return _list(f"/api/users/{id_}/posts", page, limit, sort_by, order, search, status, id_)
+    path = f"/api/users/{id_}/posts"
+    return _list(path, page, limit, cursor, sort_by, order, search, status, id_)
 
 
 def create_post(body: dict[str, Any], user: str) -> Response:

@@ -11,10 +11,11 @@ from models import token as tokens
 from models import user as users
 from models import user_removal
 from models.idempotency import Answer
+from models.ordering import is_time
 from service import idempotency
 from service.access.authentication import current_caller, current_viewer
 from service.conditional import ETAG, entity_tag, preconditions, representation
-from service.pagination import PageRequest, paginated
+from service.pagination import list_request, paginated
 from service.runtime import database, passwords
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -22,11 +23,20 @@ COLLECTION = "/api/users"
 
 
 def list_users(
-    page: int, limit: int, sort_by: str, order: str, search: str | None = None
+    limit: int,
+    sort_by: str,
+    order: str,
+    page: int | None = None,
+    cursor: str | None = None,
+    search: str | None = None,
 ) -> Response:
-    request = PageRequest(page=page, limit=limit)
+    query = {"search": search, "sortBy": sort_by, "order": order}
+    time_key = is_time(users.SORT_COLUMNS[sort_by])
+    request = list_request(
+        COLLECTION, query, page=page, limit=limit, cursor=cursor, time_key=time_key
+    )
     with database().read() as connection:
-        items, total = users.list_page(
+        found = users.list_page(
             connection,
             viewer=current_viewer(),
             offset=request.offset,
@@ -34,9 +44,11 @@ def list_users(
             sort_by=sort_by,
             order=order,
             search=search,
+            after_key=request.after,
+            counting=request.counting,
+            exact_limit=request.exact_limit,
         )
-    query = {"search": search, "sortBy": sort_by, "order": order}
-    return paginated(items, total, request, COLLECTION, query)
+    return paginated(found, request)
 
 
 def create_user(body: dict[str, Any]) -> Response:

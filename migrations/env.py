@@ -28,6 +28,19 @@ def database_url() -> str:
     return config.attributes.get("database_url") or Settings.from_env().database_url
 
 
+def include_object(
+    item: object,
+    name: str | None,
+    type_: str,
+    reflected: bool,  # noqa: FBT001 (Alembic passes it by position)
+    compare_to: object,
+) -> bool:
+    """Autogenerate leaves PostgreSQL's trigram indexes alone: they live in migration
+    0006 only, as SQLAlchemy's models cannot declare them for SQLite too."""
+    del item, reflected, compare_to
+    return not (type_ == "index" and (name or "").endswith("_trgm"))
+
+
 def run_migrations_offline() -> None:
     context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
@@ -42,6 +55,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

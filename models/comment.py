@@ -6,11 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Text, Uuid, func
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Text, Uuid
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.counting import CountMode, count
 from models.errors import NotFound
-from models.ordering import stable_order
+from models.ordering import Key, Page, after, key_of, stable_order
+from models.search import matches
 from models.timestamps import to_iso, utc_now
 from models.user import User
 from models.versions import row_version
@@ -22,7 +24,10 @@ class Comment(SQLModel, table=True):
     __tablename__ = "comments"
     # Every UPDATE and DELETE checks the version it read (conditional requests).
     __mapper_args__ = {"version_id_col": _VERSION}
-    __table_args__ = (Index("ix_comments_post_id_created_at", "post_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_comments_post_id_created_at_id", "post_id", "created_at", "id"),
+        Index("ix_comments_post_id_updated_at_id", "post_id", "updated_at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     # A post's comments go with it, even if a row is deleted outside the service.
@@ -53,6 +58,7 @@ def document(comment: Comment, author_name: str) -> dict[str, Any]:
 
 
 SORT_COLUMNS = {"createdAt": Comment.created_at, "updatedAt": Comment.updated_at}
+SORT_FIELDS = {"createdAt": "created_at", "updatedAt": "updated_at"}
 
 
 def list_page(
@@ -63,24 +69,42 @@ def list_page(
     limit: int,
     sort_by: str,
     order: str,
+    after_key: Key | None = None,
+    counting: CountMode = CountMode.EXACT,
+    exact_limit: int = 0,
     search: str | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of a post's comments with author names, and the total: two statements."""
+) -> Page:
+    """One page of a post's comments with author names, from `offset` or after
+    `after_key`, and how many match."""
     conditions = [col(Comment.post_id) == post_id]
     if search:
-        conditions.append(col(Comment.body).icontains(search, autoescape=True))
+        conditions.append(matches(col(Comment.body), search))
     column = SORT_COLUMNS[sort_by]
     query = (
         select(Comment, User.name)
         .join(User, col(User.id) == Comment.author_id)
-        .where(*conditions)
+        .where(*conditions, *after(column, col(Comment.id), order, after_key))
         .order_by(*stable_order(column, col(Comment.id), order))
         .offset(offset)
-        .limit(limit)
+        .limit(limit + 1)
     )
-    count = select(func.count()).select_from(Comment).where(*conditions)
     rows = session.exec(query).all()
-    return [document(comment, name) for comment, name in rows], session.exec(count).one()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1][0] if rows and more else None
+    total, estimated = count(
+        session.connection(),
+        select(col(Comment.id)).where(*conditions),
+        "comments",
+        counting,
+        exact_limit,
+    )
+    return Page(
+        items=[document(comment, name) for comment, name in rows],
+        next_key=key_of(getattr(last, SORT_FIELDS[sort_by]), last.id) if last else None,
+        total=total,
+        estimated=estimated,
+    )
 
 
 def get(session: Session, comment_id: uuid.UUID) -> Comment:

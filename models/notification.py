@@ -22,7 +22,6 @@ from sqlalchemy import (
     Row,
     String,
     Uuid,
-    func,
     or_,
     update,
 )
@@ -31,8 +30,9 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col
 
 from models.comment import Comment
+from models.counting import CountMode, count
 from models.errors import NotFound
-from models.ordering import stable_order
+from models.ordering import Key, Page, after, key_of, stable_order
 from models.post import Post
 from models.timestamps import to_iso, utc_now
 from models.user import User
@@ -132,9 +132,12 @@ def list_page(
     search: str | None = None,
     unread: bool | None = None,
     comment_id: uuid.UUID | None = None,
-) -> tuple[list[dict[str, Any]], int]:
+    after_key: Key | None = None,
+    counting: CountMode = CountMode.EXACT,
+    exact_limit: int = 0,
+) -> Page:
     """One page of the recipient's notifications with the actor's name and the post's
-    title, and the total: two statements whatever the page size. `search` matches the
+    title, from `offset` or after `after_key`, and how many match. `search` matches the
     post's title, the actor's name and the comment's body."""
     conditions: list[ColumnElement[bool]] = [col(Notification.recipient_id) == recipient_id]
     if unread is not None:
@@ -158,17 +161,27 @@ def list_page(
         .join(User, col(User.id) == Notification.actor_id)
         .join(Post, col(Post.id) == Notification.post_id)
     )
+    column = SORT_COLUMNS[sort_by]
     query = (
-        joined.where(*conditions)
-        .order_by(*stable_order(SORT_COLUMNS[sort_by], col(Notification.id), order))
+        joined.where(*conditions, *after(column, col(Notification.id), order, after_key))
+        .order_by(*stable_order(column, col(Notification.id), order))
         .offset(offset)
-        .limit(limit)
+        .limit(limit + 1)
     )
-    count = core_select(func.count()).select_from(joined.where(*conditions).subquery())
-    if not search:  # no join needed to count
-        count = core_select(func.count()).select_from(Notification).where(*conditions)
     rows = connection.execute(query).all()
-    return [document(row) for row in rows], connection.execute(count).scalar_one()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows and more else None
+    matching = core_select(col(Notification.id)).where(*conditions)
+    if search:  # the search needs the joins; the other filters are on notifications alone
+        matching = joined.with_only_columns(col(Notification.id)).where(*conditions)
+    total, estimated = count(connection, matching, "notifications", counting, exact_limit)
+    return Page(
+        items=[document(row) for row in rows],
+        next_key=key_of(last.created_at, last.id) if last else None,
+        total=total,
+        estimated=estimated,
+    )
 
 
 def mark_read(session: Session, recipient_id: uuid.UUID, ids: Sequence[uuid.UUID] | None) -> int:

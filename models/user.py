@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Index,
     Row,
     String,
     bindparam,
@@ -20,11 +21,14 @@ from sqlalchemy import (
 from sqlalchemy import select as core_select
 from sqlalchemy import update as core_update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.counting import CountMode, count
 from models.errors import Conflict, NotFound
-from models.ordering import stable_order
+from models.ordering import Key, Page, after, key_of, stable_order
 from models.passwords import Passwords
+from models.search import matches
 from models.timestamps import to_iso, utc_now
 from models.versions import row_version
 from models.viewer import Viewer
@@ -39,10 +43,12 @@ class User(SQLModel, table=True):
     __mapper_args__ = {"version_id_col": _VERSION}
     __table_args__ = (
         CheckConstraint("role IN ('user', 'admin', 'moderator')", name="ck_users_role"),
+        Index("ix_users_name_id", "name", "id"),
+        Index("ix_users_created_at_id", "created_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    name: str = Field(sa_column=Column(String, nullable=False, index=True))
+    name: str = Field(sa_column=Column(String, nullable=False))
     # Stored lower-case, so this unique index makes emails unique regardless of case.
     email: str = Field(sa_column=Column(String, nullable=False, unique=True))
     role: str = Field(default="user", sa_column=Column(String(16), nullable=False))
@@ -50,7 +56,7 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, sa_column=Column(String, nullable=True))
     created_at: datetime = Field(
         default_factory=utc_now,
-        sa_column=Column(DateTime(timezone=True), nullable=False, index=True),
+        sa_column=Column(DateTime(timezone=True), nullable=False),
     )
     updated_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False)
@@ -102,6 +108,7 @@ DOCUMENT_COLUMNS = (
 _BY_ID = core_select(*DOCUMENT_COLUMNS).where(col(User.id) == bindparam("id"))
 
 SORT_COLUMNS = {"name": User.name, "email": User.email, "createdAt": User.created_at}
+SORT_FIELDS = {"name": "name", "email": "email", "createdAt": "created_at"}
 
 # Contract fields stored as they are (after `normalise`); `password` is stored hashed.
 WRITABLE = ("name", "email", "role")
@@ -164,26 +171,48 @@ def list_page(
     sort_by: str,
     order: str,
     search: str | None,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page in a stable order (ties broken by id) and the total count.
+    after_key: Key | None = None,
+    counting: CountMode = CountMode.EXACT,
+    exact_limit: int = 0,
+) -> Page:
+    """One page in a stable order (ties broken by id), from `offset` or after
+    `after_key`, and how many match.
 
     `search` matches names, and emails too for an admin: for anyone else, matching
     emails would reveal them a substring at a time.
     """
-    condition = None
+    conditions: list[ColumnElement[bool]] = []
     if search:
-        condition = col(User.name).icontains(search, autoescape=True)
+        condition = matches(col(User.name), search)
         if viewer.role == "admin":
-            condition = or_(condition, col(User.email).icontains(search, autoescape=True))
+            condition = or_(condition, matches(col(User.email), search))
+        conditions.append(condition)
     column = SORT_COLUMNS[sort_by]
     ordering = stable_order(column, col(User.id), order)
-    query = core_select(*DOCUMENT_COLUMNS).order_by(*ordering).offset(offset).limit(limit)
-    count = core_select(func.count()).select_from(User)
-    if condition is not None:
-        query = query.where(condition)
-        count = count.where(condition)
+    query = (
+        core_select(*DOCUMENT_COLUMNS)
+        .where(*conditions, *after(column, col(User.id), order, after_key))
+        .order_by(*ordering)
+        .offset(offset)
+        .limit(limit + 1)
+    )
     rows = connection.execute(query).all()
-    return [seen_by(viewer, row) for row in rows], connection.execute(count).scalar_one()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if rows and more else None
+    total, estimated = count(
+        connection,
+        core_select(col(User.id)).where(*conditions),
+        "users",
+        counting,
+        exact_limit,
+    )
+    return Page(
+        items=[seen_by(viewer, row) for row in rows],
+        next_key=key_of(getattr(last, SORT_FIELDS[sort_by]), last.id) if last else None,
+        total=total,
+        estimated=estimated,
+    )
 
 
 def document_by_id(

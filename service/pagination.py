@@ -1,57 +1,217 @@
-"""Page arithmetic, the `pagination` object and the RFC 8288 `Link` header of lists."""
+"""Pages of lists: by number (`page`, `limit`) or by cursor (`cursor`, `limit`), the
+`pagination` object, the RFC 8288 `Link` header, and `Prefer: count=…`.
+
+A cursor is a keyset position: the sort key's value and the id of the last item shown,
+bound to the list, sort and filters it was made for, signed with HMAC-SHA256
+(`Settings.cursor_key`) and base64url-encoded. The next page is the rows after that
+position, found by an index seek: as fast at row 1,000,000 as at row 20, and nothing
+repeats or goes missing when rows are added or deleted between pages.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import flask
+
+from models.counting import CountMode
+from models.ordering import Key, Page
+from models.timestamps import to_iso
+from service.errors import ApiError, ErrorCode
+from service.runtime import current
+
+SIGNATURE_BYTES = 16
+MAX_PAGE = 1_000_000_000
+_COUNT_PREFERENCE = re.compile(r"(?:^|[,;\s])count\s*=\s*\"?(exact|planned|estimated)\"?", re.I)
+
 
 @dataclass(frozen=True)
-class PageRequest:
+class ListRequest:
+    """What the client asked of a list, checked."""
+
+    path: str
+    query: Mapping[str, Any]  # the list's other parameters: sort, order, filters
     page: int
     limit: int
+    after: Key | None  # from a cursor: the page starts after this position
+    counting: CountMode
+    count_preferred: bool  # the client sent `Prefer: count=…`
+    exact_limit: int
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.limit
+        return 0 if self.after is not None else (self.page - 1) * self.limit
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(
+        ErrorCode.VALIDATION_ERROR,
+        f"Invalid query parameter '{field}'",
+        details=[{"field": field, "in": "query", "message": message}],
+    )
+
+
+def _binding(path: str, query: Mapping[str, Any]) -> str:
+    """What a cursor is only valid for: the list (its path) and every parameter but the
+    page size."""
+    kept = sorted((key, str(value)) for key, value in query.items() if value is not None)
+    digest = hashlib.sha256(json.dumps([path, kept]).encode()).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()
+
+
+def encode_cursor(key: Key, page: int, path: str, query: Mapping[str, Any], secret: bytes) -> str:
+    """The cursor of the page numbered `page` that starts after `key`."""
+    value, ident = key
+    kind, shown = ("t", to_iso(value)) if isinstance(value, datetime) else ("s", str(value))
+    payload = json.dumps(
+        [_binding(path, query), kind, shown, ident.hex, page],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+    signature = hmac.new(secret, payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    return base64.urlsafe_b64encode(signature + payload).rstrip(b"=").decode()
+
+
+def decode_cursor(
+    cursor: str, path: str, query: Mapping[str, Any], secret: bytes, *, time_key: bool
+) -> tuple[Key, int]:
+    """The position and page number a cursor holds; a 400 for anything but a cursor this
+    service made for this very list, sort and filters."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise _invalid("cursor", "is not a cursor this service made") from None
+    signature, payload = raw[:SIGNATURE_BYTES], raw[SIGNATURE_BYTES:]
+    expected = hmac.new(secret, payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    if len(signature) < SIGNATURE_BYTES or not hmac.compare_digest(signature, expected):
+        raise _invalid("cursor", "is not a cursor this service made, or was altered")
+    try:
+        binding, kind, shown, ident, page = json.loads(payload)
+        if binding != _binding(path, query):
+            raise _invalid(
+                "cursor", "was made for another list, sortBy, order or filter: start again"
+            )
+        if kind != ("t" if time_key else "s") or not isinstance(shown, str):
+            raise ValueError(kind)
+        value: Any = datetime.fromisoformat(shown) if time_key else shown
+        if not isinstance(page, int) or not 1 < page <= MAX_PAGE:
+            raise ValueError(page)
+        return (value, uuid.UUID(hex=ident)), page
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError):
+        # Signed by this key but not by this code (another version, or a leaked key).
+        raise _invalid("cursor", "is not a cursor this service made") from None
+
+
+def counting_preference(prefer: str | None) -> CountMode | None:
+    """The `count=` preference of a `Prefer` header (RFC 7240), if any."""
+    found = _COUNT_PREFERENCE.search(prefer or "")
+    return CountMode(found.group(1).lower()) if found else None
+
+
+def list_request(
+    path: str,
+    query: Mapping[str, Any],
+    *,
+    page: int | None,
+    limit: int,
+    cursor: str | None,
+    time_key: bool,
+) -> ListRequest:
+    """The checked request for a list: `page` and `cursor` are exclusive; a cursor must be
+    one made for this list; `Prefer` chooses how `total` is counted."""
+    settings = current().settings
+    after: Key | None = None
+    number = page or 1
+    if cursor is not None:
+        if page is not None:
+            raise _invalid("page", "must not be given with 'cursor'")
+        after, number = decode_cursor(cursor, path, query, settings.cursor_key, time_key=time_key)
+    preferred = counting_preference(flask.request.headers.get("Prefer"))
+    return ListRequest(
+        path=path,
+        query=query,
+        page=number,
+        limit=limit,
+        after=after,
+        counting=preferred or CountMode.ESTIMATED,
+        count_preferred=preferred is not None,
+        exact_limit=settings.count_exact_limit,
+    )
 
 
 def total_pages(total: int, limit: int) -> int:
     return -(-total // limit)
 
 
-def link_header(path: str, query: Mapping[str, Any], request: PageRequest, total: int) -> str:
-    """`first`, `prev`, `next` and `last` links that keep the list's other parameters."""
-    last = max(total_pages(total, request.limit), 1)
+def _kept(query: Mapping[str, Any]) -> str:
+    return urlencode({key: value for key, value in query.items() if value is not None})
+
+
+def link_header(path: str, query: Mapping[str, Any], page: int, limit: int, total: int) -> str:
+    """`first`, `prev`, `next` and `last` links by page number, keeping the list's other
+    parameters."""
+    last = max(total_pages(total, limit), 1)
     # The other parameters are encoded once; only the page number differs between links.
-    kept = urlencode({key: value for key, value in query.items() if value is not None})
+    kept = _kept(query)
     prefix = f"{path}?{kept}&page=" if kept else f"{path}?page="
 
-    def url(page: int) -> str:
-        return f"{prefix}{page}&limit={request.limit}"
+    def url(number: int) -> str:
+        return f"{prefix}{number}&limit={limit}"
 
     relations = [("first", 1)]
-    if 1 < request.page <= last + 1:
-        relations.append(("prev", request.page - 1))
-    if request.page < last:
-        relations.append(("next", request.page + 1))
+    if 1 < page <= last + 1:
+        relations.append(("prev", page - 1))
+    if page < last:
+        relations.append(("next", page + 1))
     relations.append(("last", last))
-    return ", ".join(f'<{url(page)}>; rel="{rel}"' for rel, page in relations)
+    return ", ".join(f'<{url(number)}>; rel="{rel}"' for rel, number in relations)
 
 
-def paginated(
-    items: Sequence[Any], total: int, request: PageRequest, path: str, query: Mapping[str, Any]
-) -> tuple[dict[str, Any], int, dict[str, str]]:
+def cursor_link_header(path: str, query: Mapping[str, Any], limit: int, cursor: str | None) -> str:
+    """`first` and, unless this is the last page, `next` by cursor."""
+    kept = _kept(query)
+    prefix = f"{path}?{kept}&" if kept else f"{path}?"
+    links = [f'<{prefix}limit={limit}>; rel="first"']
+    if cursor is not None:
+        links.append(f'<{prefix}cursor={cursor}&limit={limit}>; rel="next"')
+    return ", ".join(links)
+
+
+def paginated(page: Page, request: ListRequest) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The handler's return value for one page of a list."""
+    next_cursor = None
+    if page.next_key is not None:
+        secret = current().settings.cursor_key
+        next_cursor = encode_cursor(
+            page.next_key, request.page + 1, request.path, request.query, secret
+        )
     body = {
-        "data": list(items),
+        "data": list(page.items),
         "pagination": {
             "page": request.page,
             "limit": request.limit,
-            "total": total,
-            "totalPages": total_pages(total, request.limit),
+            "total": page.total,
+            "totalPages": total_pages(page.total, request.limit),
+            "totalKind": "estimate" if page.estimated else "exact",
+            "nextCursor": next_cursor,
         },
     }
-    return body, 200, {"Link": link_header(path, query, request, total)}
+    if request.after is not None:
+        link = cursor_link_header(request.path, request.query, request.limit, next_cursor)
+    else:
+        link = link_header(request.path, request.query, request.page, request.limit, page.total)
+    headers = {"Link": link}
+    if request.count_preferred:
+        headers["Preference-Applied"] = f"count={request.counting.value}"
+    return body, 200, headers

@@ -6,6 +6,7 @@ the result is passed to `create_app`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Mapping
@@ -134,6 +135,12 @@ class Settings:
     # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
+    # Lists count their matches exactly up to this many; above it `total` is an estimate
+    # unless the client sends `Prefer: count=exact` (README, "Lists at scale").
+    count_exact_limit: int = 1000
+    # Signs list cursors. Empty: derived from the database URL, so every worker and every
+    # instance on the same database agrees (a cursor grants nothing: see cursor_key).
+    cursor_secret: str = ""
 
     @property
     def reads_inline(self) -> bool:
@@ -151,6 +158,18 @@ class Settings:
         if self.wsgi_threads is not None:
             return self.wsgi_threads
         return 2 if self.inline_reads else 8
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The key list cursors are signed with: `CURSOR_SECRET`, else one derived from
+        the database URL, the same in every worker and instance that share the data.
+
+        A cursor is a position, not a permission: every page is filtered by what the
+        caller may see, so a forged cursor shows nothing more. The signature makes an
+        altered cursor a clean 400 and keeps cursors opaque; set `CURSOR_SECRET` where
+        the database URL is guessable and that matters."""
+        source = self.cursor_secret or f"cursor:{self.database_url}"
+        return hashlib.sha256(source.encode()).digest()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -188,6 +207,8 @@ class Settings:
             dashboard_timeout=_integer(env, "DASHBOARD_TIMEOUT_MS", 800, minimum=1) / 1000,
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),
+            count_exact_limit=_integer(env, "COUNT_EXACT_LIMIT", 1000, minimum=0),
+            cursor_secret=env.get("CURSOR_SECRET", "").strip(),
         )
 
 

@@ -97,7 +97,14 @@ def notifications_of(total: int, items: list[dict[str, Any]] | None = None) -> d
     """`GET /notifications` of openapi/upstreams/notifications.yaml."""
     return {
         "data": items or [],
-        "pagination": {"page": 1, "limit": 5, "total": total, "totalPages": -(-total // 5)},
+        "pagination": {
+            "page": 1,
+            "limit": 5,
+            "total": total,
+            "totalPages": -(-total // 5),
+            "totalKind": "exact",
+            "nextCursor": None,
+        },
     }
 
 

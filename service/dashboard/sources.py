@@ -17,8 +17,9 @@ from sqlalchemy import Connection
 from models import notification as notifications
 from models import stats
 from models import user as users
+from models.counting import CountMode
 from models.viewer import Viewer
-from service.pagination import PageRequest, paginated
+from service.pagination import ListRequest, paginated
 from service.settings import Settings
 
 # The newest unread notifications the dashboard shows (the contract's maxItems).
@@ -39,10 +40,21 @@ def _stats(connection: Connection, user_id: uuid.UUID, viewer: Viewer) -> Any:
 
 
 def _notifications(connection: Connection, user_id: uuid.UUID, _viewer: Viewer) -> Any:
-    items, total = notifications.list_page(
+    found = notifications.list_page(
         connection, recipient_id=user_id, offset=0, limit=RECENT, unread=True
     )
-    body, _, _ = paginated(items, total, PageRequest(page=1, limit=RECENT), "", {})
+    query = {"sortBy": "createdAt", "order": "desc", "unread": "true"}
+    first_page = ListRequest(
+        path="/api/notifications",
+        query=query,
+        page=1,
+        limit=RECENT,
+        after=None,
+        counting=CountMode.EXACT,
+        count_preferred=False,
+        exact_limit=0,
+    )
+    body, _, _ = paginated(found, first_page)
     return body
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from pathlib import Path
 from models.db import Database
 from models.passwords import Passwords
 from service.cli import ensure_admin
-from tests.servers import BIN, running_server
+from tests.servers import BIN, ROOT, running_server
 from tests.settings import FAST_HASHING_ENV
 
 ADMIN_EMAIL = "contract-admin@example.com"
@@ -47,6 +48,8 @@ def schemathesis(
 ) -> subprocess.CompletedProcess[str]:
     command = [
         str(BIN / "schemathesis"),
+        "--config-file",
+        str(ROOT / "tests" / "contract" / "schemathesis.toml"),
         "run",
         f"{base}/api/openapi.json",
         "--checks",
@@ -62,7 +65,8 @@ def schemathesis(
         "--no-color",
         *extra,
     ]
-    return subprocess.run(command, text=True, capture_output=True, check=False)
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract.hooks", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(command, text=True, capture_output=True, check=False, env=env)
 
 
 def run_contract(

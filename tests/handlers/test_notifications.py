@@ -46,7 +46,9 @@ def test_newest_first_paginated_and_filtered_by_unread_and_comment(client):
     comments = [create_comment(client, reader, post["id"], f"Comment {n}") for n in range(3)]
     body = _list(client, author, limit=2)
     assert [n["commentId"] for n in body["data"]] == [comments[2]["id"], comments[1]["id"]]
-    assert body["pagination"] == {"page": 1, "limit": 2, "total": 3, "totalPages": 2}
+    pagination = body["pagination"]
+    assert pagination.pop("nextCursor")  # a second page follows
+    assert pagination == {"page": 1, "limit": 2, "total": 3, "totalPages": 2, "totalKind": "exact"}
     assert _list(client, author, commentId=comments[0]["id"])["pagination"]["total"] == 1
     assert _list(client, author, search="Comment 1")["data"][0]["commentId"] == comments[1]["id"]
     response = client.post(
@@ -148,3 +150,28 @@ def test_deleting_a_user_removes_the_notifications_of_and_about_them(client, adm
     )
     assert response.status_code == 204
     assert count_rows(database_url, "notifications") == 0
+
+
+def test_walking_by_cursor_repeats_and_skips_nothing_while_comments_arrive(client):
+    author, reader = account(client), account(client)
+    post = create_post(client, author, status="published")
+    first = [create_comment(client, reader, post["id"], f"Old {n}")["id"] for n in range(5)]
+    seen: list[str] = []
+    body = _list(client, author, limit=2)
+    made_for_all = body["pagination"]["nextCursor"]
+    while True:
+        seen += [n["commentId"] for n in body["data"]]
+        create_comment(client, reader, post["id"], "New")  # newer: ahead of the walk
+        cursor = body["pagination"]["nextCursor"]
+        if cursor is None:
+            break
+        body = _list(client, author, limit=2, cursor=cursor)
+    assert seen == list(reversed(first))
+    # A cursor is bound to the filters it was made for.
+    other_filter = client.get(
+        "/api/notifications",
+        params={"cursor": made_for_all, "limit": 2, "unread": "true"},
+        headers=author.headers,
+    )
+    assert other_filter.status_code == 400
+    assert error_of(other_filter)["details"][0]["field"] == "cursor"

@@ -71,6 +71,7 @@ from publishing_api_client.models import (
     Role,
     SortOrder,
     TokenEnvelope,
+    TotalKind,
     UserCreate,
     UserEnvelope,
     UserList,
@@ -165,6 +166,19 @@ def users(anyone: Client, api: str) -> AuthenticatedClient:
     assert listed.pagination.total_pages >= 2
     assert 'rel="next"' in page.headers["link"]
     assert "sortBy=name&order=asc" in page.headers["link"]
+    # The next page by cursor: the one the first page handed out.
+    assert isinstance(listed.pagination.next_cursor, str)
+    following = list_users.sync(
+        client=ada,
+        search="ada",
+        sort_by=UserSortField.NAME,
+        order=SortOrder.ASC,
+        limit=1,
+        cursor=listed.pagination.next_cursor,
+    )
+    second = expect(following, UserList)
+    assert [user.name for user in second.data] != ["Ada Byron"]
+    assert (second.pagination.page, second.pagination.total_kind) == (2, TotalKind.EXACT)
     return ada
 
 

@@ -1,7 +1,7 @@
-// Every list (operationId list_*) takes page, limit, search, sortBy and order.
+// Every list (operationId list_*) takes page, limit, cursor, search, sortBy and order.
 "use strict";
 
-const NAMES = ["page", "limit", "search", "sortBy", "order"];
+const NAMES = ["page", "limit", "cursor", "search", "sortBy", "order"];
 
 module.exports = (operation, _options, context) => {
   if (operation === null || typeof operation !== "object") return [];

@@ -1,0 +1,196 @@
+"""Cursor pagination and counted or estimated totals, on every list, over HTTP."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.builders import account, create_comment, create_post, error_of
+
+
+def links_of(response) -> dict[str, dict[str, str]]:
+    found = {}
+    for url, rel in re.findall(r'<([^>]*)>; rel="([a-z]+)"', response.headers["link"]):
+        found[rel] = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    return found
+
+
+def walk(client, url: str, headers=None, between=None) -> list[str]:
+    """Every id of a list, page by page through `rel="next"` (which must carry the same
+    cursor as `pagination.nextCursor`); `between(n)` runs after the n-th page."""
+    seen: list[str] = []
+    response = client.get(url, headers=headers or {})
+    pages = 0
+    while True:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages += 1
+        assert body["pagination"]["page"] == pages
+        seen += [item["id"] for item in body["data"]]
+        cursor = body["pagination"]["nextCursor"]
+        if cursor is None:
+            assert "next" not in links_of(response) or "cursor" not in links_of(response)["next"]
+            return seen
+        if "cursor" in url:
+            assert links_of(response)["next"]["cursor"] == cursor
+        if between:
+            between(pages)
+        base = re.sub(r"&?(page|cursor)=[^&]*", "", url)
+        joiner = "&" if "?" in base else "?"
+        response = client.get(f"{base}{joiner}cursor={cursor}", headers=headers or {})
+        url = f"{base}{joiner}cursor={cursor}"
+
+
+@pytest.fixture
+def author(client):
+    return account(client)
+
+
+def posts_titled(client, author, titles) -> list[dict[str, Any]]:
+    return [create_post(client, author, title=t, status="published") for t in titles]
+
+
+@pytest.mark.parametrize("sort_by", ["createdAt", "updatedAt", "title"])
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_walking_by_cursor_gives_the_whole_list_in_order(client, author, sort_by, order):
+    posts_titled(client, author, ["b", "a", "c", "a", "e", "d", "a"])  # ties on title
+    whole = client.get(f"/api/posts?sortBy={sort_by}&order={order}&limit=100").json()["data"]
+    walked = walk(client, f"/api/posts?sortBy={sort_by}&order={order}&limit=2")
+    assert walked == [post["id"] for post in whole]
+
+
+def test_nothing_repeats_or_goes_missing_when_rows_come_and_go_between_pages(client, author):
+    before = posts_titled(client, author, [f"m{n:02d}" for n in range(12)])
+    deleted: set[str] = set()
+    added_ahead: list[str] = []
+
+    def meanwhile(page: int) -> None:
+        # Odd pages: a post lands behind the walk and one ahead of it; even pages: a post
+        # already shown and one not yet shown are deleted. By page number, the first
+        # shifts every later page (an item repeats), the second skips one.
+        if page % 2:
+            posts_titled(client, author, [f"a{page:02d}"])
+            added_ahead.append(posts_titled(client, author, [f"z{page:02d}"])[0]["id"])
+            return
+        behind = [before[page * 3 - 2]["id"]]
+        ahead = [post["id"] for post in before[page * 3 + 1 : page * 3 + 2]]
+        for ident in behind + ahead:
+            assert client.delete(f"/api/posts/{ident}", headers=author.headers).status_code == 204
+            deleted.add(ident)
+
+    walked = walk(client, "/api/posts?sortBy=title&order=asc&limit=3", between=meanwhile)
+    assert len(walked) == len(set(walked)), "an item was shown twice"
+    expected = [post["id"] for post in before if post["id"] in walked or post["id"] not in deleted]
+    assert [ident for ident in walked if ident not in added_ahead] == expected, "one was skipped"
+    assert [ident for ident in walked if ident in added_ahead] == added_ahead
+
+
+def test_every_list_walks_by_cursor(client, author):
+    admin_view = author.headers
+    post = posts_titled(client, author, ["p1", "p2", "p3"])[0]
+    for n in range(3):
+        create_comment(client, author, post["id"], body=f"c{n}")
+    for _ in range(2):
+        account(client)
+    lists = {
+        "/api/users?sortBy=name&order=asc&limit=2": 3,
+        "/api/users?sortBy=createdAt&order=desc&limit=2": 3,
+        f"/api/users/{author.id}/posts?sortBy=title&order=asc&limit=2": 3,
+        f"/api/posts/{post['id']}/comments?sortBy=updatedAt&limit=2": 3,
+    }
+    for url, count in lists.items():
+        walked = walk(client, url, headers=admin_view)
+        assert len(walked) == len(set(walked)) == count, url
+
+
+def test_the_next_link_carries_the_cursor(client, author):
+    posts_titled(client, author, ["a", "b", "c"])
+    first = client.get("/api/posts?limit=2&sortBy=title&order=asc")
+    cursor = first.json()["pagination"]["nextCursor"]
+    second = client.get(f"/api/posts?sortBy=title&order=asc&cursor={cursor}&limit=2")
+    assert second.status_code == 200
+    links = links_of(second)
+    assert links["first"] == {"sortBy": "title", "order": "asc", "limit": "2"}
+    assert "next" not in links  # the last page
+    assert second.json()["pagination"]["nextCursor"] is None
+    assert [p["title"] for p in second.json()["data"]] == ["c"]
+
+
+class TestRefusedCursors:
+    @pytest.fixture
+    def cursor(self, client, author) -> str:
+        posts_titled(client, author, ["a", "b", "c"])
+        return client.get("/api/posts?limit=1&sortBy=title").json()["pagination"]["nextCursor"]
+
+    def _refused(self, response, field: str = "cursor") -> str:
+        assert response.status_code == 400, response.text
+        error = error_of(response)
+        assert error["code"] == "VALIDATION_ERROR"
+        assert error["details"][0]["field"] == field
+        assert error["details"][0]["in"] == "query"
+        return error["details"][0]["message"]
+
+    def test_an_altered_cursor_is_a_400(self, client, cursor):
+        for at in (0, 5, len(cursor) // 2, len(cursor) - 1):
+            altered = cursor[:at] + ("A" if cursor[at] != "A" else "B") + cursor[at + 1 :]
+            self._refused(client.get(f"/api/posts?sortBy=title&cursor={altered}"))
+
+    def test_a_cursor_that_is_not_one_is_a_400(self, client, cursor):
+        for junk in ("x", "AAAA", "a" * 1000, cursor + "x"):
+            self._refused(client.get(f"/api/posts?sortBy=title&cursor={junk}"))
+        self._refused(client.get("/api/posts?cursor=not%20a%20cursor"))
+
+    def test_a_cursor_is_bound_to_its_sort_order_filters_and_list(self, client, author, cursor):
+        for url in (
+            f"/api/posts?sortBy=createdAt&cursor={cursor}",
+            f"/api/posts?sortBy=title&order=asc&cursor={cursor}",
+            f"/api/posts?sortBy=title&search=a&cursor={cursor}",
+            f"/api/posts?sortBy=title&status=published&cursor={cursor}",
+            f"/api/users/{author.id}/posts?sortBy=title&cursor={cursor}",
+        ):
+            assert "another list" in self._refused(client.get(url, headers=author.headers))
+        assert client.get(f"/api/posts?sortBy=title&cursor={cursor}&limit=5").status_code == 200
+
+    def test_cursor_and_page_together_are_a_400(self, client, cursor):
+        self._refused(client.get(f"/api/posts?sortBy=title&cursor={cursor}&page=1"), "page")
+
+
+class TestTotals:
+    def test_small_lists_are_counted_exactly(self, client, author):
+        posts_titled(client, author, ["a", "b"])
+        response = client.get("/api/posts")
+        assert response.json()["pagination"]["total"] == 2
+        assert response.json()["pagination"]["totalKind"] == "exact"
+        assert "preference-applied" not in response.headers
+
+    def test_above_the_limit_the_total_is_an_estimate_unless_exact_is_preferred(self, app_with):
+        api = app_with(count_exact_limit=2)
+        author = account(api)
+        posts_titled(api, author, ["a", "b", "c", "d", "e"])
+        estimated = api.get("/api/posts?limit=2").json()["pagination"]
+        assert estimated["totalKind"] == "estimate"
+        assert estimated["total"] >= 3  # more than the limit, whatever the estimate says
+        assert estimated["totalPages"] == -(-estimated["total"] // 2)
+
+        exact = api.get("/api/posts?limit=2", headers={"Prefer": "count=exact"})
+        assert exact.headers["preference-applied"] == "count=exact"
+        assert exact.json()["pagination"] | {"nextCursor": None} == {
+            "page": 1,
+            "limit": 2,
+            "total": 5,
+            "totalPages": 3,
+            "totalKind": "exact",
+            "nextCursor": None,
+        }
+
+        planned = api.get("/api/posts", headers={"Prefer": "count=planned"})
+        assert planned.headers["preference-applied"] == "count=planned"
+        assert planned.json()["pagination"]["totalKind"] == "estimate"
+
+    def test_an_unknown_preference_is_ignored(self, client):
+        response = client.get("/api/posts", headers={"Prefer": "count=sometimes, respond-async"})
+        assert response.status_code == 200
+        assert "preference-applied" not in response.headers
