@@ -382,6 +382,16 @@ def render(table: Table, peaks: dict[str, float]) -> str:
                 ratio = service.get("rps", 0.0) / other["rps"] if other["rps"] else 0.0
                 line += f" | {other['rps']:>6.0f} {other['p99']:>5.0f} {ratio:>5.2f}x"
             lines.append(line + " |")
+    failed = [
+        f"{name} {mode} {scenario}: {figures['non2xx']:.0f}"
+        for mode, scenarios in table.items()
+        for scenario, systems in scenarios.items()
+        if scenario != "error"
+        for name, figures in systems.items()
+        if figures["non2xx"]
+    ]
+    if failed:
+        lines.append("non-2xx answers (median count) where 2xx was expected: " + "; ".join(failed))
     lines.append(
         "ratio: the service's req/s over the system's. peak RSS (MiB, all workers): "
         + ", ".join(f"{name} {peak:.0f}" for name, peak in peaks.items())
