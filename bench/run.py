@@ -13,7 +13,8 @@ names a PostgreSQL server, which gets databases of its own, else SQLite alone):
 - `postgresql-0.5ms`: the same through a proxy process adding 0.25 ms each way
   (bench/latency.py): a database a short network hop away.
 BENCH_VARIANTS adds the service under other settings, e.g.
-`inline:INLINE_READS=true;threads8:WSGI_THREADS=8,INLINE_READS=false`.
+`inline:INLINE_READS=true;threads8:WSGI_THREADS=8,INLINE_READS=false`, or another worker
+class: `uvloop:worker=bench.workers.UvloopWorker`.
 """
 
 from __future__ import annotations
@@ -111,15 +112,20 @@ SYSTEMS = [
 
 
 def variants(spec: str) -> list[System]:
-    """The service under other settings: `name:VAR=value,VAR=value;name:...`."""
+    """The service under other settings: `name:VAR=value,VAR=value;name:...`; the key
+    `worker` names another gunicorn worker class (e.g. `worker=bench.workers.UvloopWorker`)."""
     found = []
     for item in filter(None, (part.strip() for part in spec.split(";"))):
         name, _, assignments = item.partition(":")
         env = dict(SYSTEMS[0].env)
+        worker = SYSTEMS[0].worker
         for assignment in filter(None, assignments.split(",")):
             key, _, value = assignment.partition("=")
-            env[key.strip()] = value.strip()
-        found.append(System(f"service:{name.strip()}", SYSTEMS[0].app, SYSTEMS[0].worker, env))
+            if key.strip() == "worker":
+                worker = value.strip()
+            else:
+                env[key.strip()] = value.strip()
+        found.append(System(f"service:{name.strip()}", SYSTEMS[0].app, worker, env))
     return found
 
 
