@@ -2,9 +2,11 @@
 
 Starts one system of `make bench` (the service by default) on a fresh copy of the seeded
 SQLite database, loads one scenario with wrk (keep-alive, 64 connections), samples every
-worker with py-spy meanwhile (threads that are not idle only), and prints the share of
+worker with py-spy meanwhile, and prints the share of
 samples by the innermost frame's library ("self" time) and by the layers on the stack
-("inclusive" time). py-spy needs ptrace, as root has.
+("inclusive" time). Only samples that hold the GIL count: each worker is one
+interpreter, so that is the time its requests compete for. py-spy needs ptrace, as root
+has.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def library(frame: str) -> str:
 
 def summarize(raw: str) -> str:
     own: collections.Counter[str] = collections.Counter()
+    functions: collections.Counter[str] = collections.Counter()
     layers: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.splitlines():
@@ -73,11 +76,14 @@ def summarize(raw: str) -> str:
         frames = stack.split(";")
         total += count
         own[library(frames[-1])] += count
+        functions[re.sub(r"\(/.*/(site-packages|lib/python3\.\d+)/", "(", frames[-1])] += count
         for label, pattern in LAYERS:
             if any(re.search(pattern, frame) for frame in frames):
                 layers[label] += count
-    lines = [f"{total} samples of busy threads; self time by library:"]
+    lines = [f"{total} samples holding the GIL; self time by library:"]
     lines += [f"  {share / total:6.1%}  {name}" for name, share in own.most_common()]
+    lines.append("self time by function, the first 15:")
+    lines += [f"  {share / total:6.1%}  {name}" for name, share in functions.most_common(15)]
     lines.append("inclusive time by layer (a sample counts for every layer on its stack):")
     lines += [f"  {share / total:6.1%}  {name}" for name, share in layers.most_common()]
     return "\n".join(lines)
@@ -87,6 +93,9 @@ def spy_command(pid: str, output: str) -> list[str]:
     """py-spy sampling one worker without pausing it, in its raw (collapsed) format."""
     spy = str(Path(sys.executable).parent / "py-spy")
     options = ["--duration", str(SECONDS), "--rate", "200", "--format", "raw", "--nonblocking"]
+    # Only samples holding the GIL: what keeps the worker's one interpreter busy, not its
+    # threads waiting for work or for the GIL itself.
+    options += ["--gil", "--full-filenames"]
     return [spy, "record", "--pid", pid, *options, "--output", output]
 
 
@@ -136,6 +145,8 @@ def main() -> int:
                 server.terminate()
                 server.wait(timeout=30)
         database.close()
+    if os.environ.get("BENCH_PROFILE_RAW"):  # py-spy's collapsed stacks, for a flame graph
+        Path(os.environ["BENCH_PROFILE_RAW"]).write_text(raw)
     print(f"{name}, {scenario}, keep-alive, 2 workers, {SECONDS} s")
     print(summarize(raw))
     return 0
