@@ -13,7 +13,8 @@ names a PostgreSQL server, which gets databases of its own, else SQLite alone):
 - `postgresql-0.5ms`: the same through a proxy process adding 0.25 ms each way
   (bench/latency.py): a database a short network hop away.
 BENCH_VARIANTS adds the service under other settings, e.g.
-`inline:INLINE_READS=true;threads8:WSGI_THREADS=8,INLINE_READS=false`.
+`inline:INLINE_READS=true;threads8:WSGI_THREADS=8,INLINE_READS=false`, or another worker
+class: `uvloop:worker=bench.workers.UvloopWorker`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.seed import PASSWORD, seed, seed_url
+from bench.seed import issue_token, seed, seed_url
 from models.db import make_engine
 from tests.servers import free_port, gunicorn_command, wait_until_up
 
@@ -63,6 +64,7 @@ DATABASES = [
     if name.strip()
 ]
 LATENCY_MS_EACH_WAY = 0.25
+START_TIMEOUT = 180.0
 WARMUP = 2
 CONNECTIONS = 64
 ORIGIN = "http://bench.example.com"
@@ -76,18 +78,33 @@ class System:
     env: dict[str, str] = field(default_factory=dict)
 
 
+# Every system that authenticates runs with the service's settings for the benchmark.
+SERVICE_ENV = {
+    "APP_ENV": "production",  # response validation off
+    "CORS_ORIGINS": ORIGIN,
+    "RATELIMIT_SCALE": "1000000",  # every limit on, none reached
+    "PASSWORD_HASH_TIME_COST": "1",
+    "PASSWORD_HASH_MEMORY_KIB": "1024",
+}
+# What users would pick instead, doing the same work, then the floor (bare apps that
+# skip authentication, validation, limits and CORS). The order of the table's columns.
+COMPARED = ("connexion", "fastapi-full", "flask", "fastapi")
 SYSTEMS = [
+    System("service", "service.app:create_app()", "service.worker.Worker", SERVICE_ENV),
+    # Stock Connexion: the same contract and handlers, none of the service's speed
+    # changes, on the stock uvicorn worker (uvloop), as Connexion's users run it.
     System(
-        "service",
-        "service.app:create_app()",
-        "service.worker.Worker",
-        {
-            "APP_ENV": "production",  # response validation off
-            "CORS_ORIGINS": ORIGIN,
-            "RATELIMIT_SCALE": "1000000",  # every limit on, none reached
-            "PASSWORD_HASH_TIME_COST": "1",
-            "PASSWORD_HASH_MEMORY_KIB": "1024",
-        },
+        "connexion",
+        "bench.baselines.connexion_stock:create_app()",
+        "uvicorn_worker.UvicornWorker",
+        SERVICE_ENV,
+    ),
+    # FastAPI doing the service's work for these requests.
+    System(
+        "fastapi-full",
+        "bench.baselines.fastapi_work:app",
+        "uvicorn_worker.UvicornWorker",
+        SERVICE_ENV,
     ),
     System("flask", "bench.baselines.flask_app:app", "sync"),
     # FastAPI as its users run it: the stock uvicorn worker, uvloop included.
@@ -96,15 +113,20 @@ SYSTEMS = [
 
 
 def variants(spec: str) -> list[System]:
-    """The service under other settings: `name:VAR=value,VAR=value;name:...`."""
+    """The service under other settings: `name:VAR=value,VAR=value;name:...`; the key
+    `worker` names another gunicorn worker class (e.g. `worker=bench.workers.UvloopWorker`)."""
     found = []
     for item in filter(None, (part.strip() for part in spec.split(";"))):
         name, _, assignments = item.partition(":")
         env = dict(SYSTEMS[0].env)
+        worker = SYSTEMS[0].worker
         for assignment in filter(None, assignments.split(",")):
             key, _, value = assignment.partition("=")
-            env[key.strip()] = value.strip()
-        found.append(System(f"service:{name.strip()}", SYSTEMS[0].app, SYSTEMS[0].worker, env))
+            if key.strip() == "worker":
+                worker = value.strip()
+            else:
+                env[key.strip()] = value.strip()
+        found.append(System(f"service:{name.strip()}", SYSTEMS[0].app, worker, env))
     return found
 
 
@@ -201,14 +223,8 @@ class SystemRun(TypedDict):
     results: Results
     rss_mib: float
     bodies: dict[str, bytes]
-
-
-def post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    data = json.dumps(body).encode()
-    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        answer: dict[str, Any] = json.load(reply)
-        return answer
+    # The machine's 1-minute load average before and after the run (it is shared).
+    load: tuple[float, float]
 
 
 class Database:
@@ -221,6 +237,7 @@ class Database:
         if name == "sqlite":
             self.seeded = folder / "seed.db"
             self.user_ids = seed(self.seeded)
+            self.token = issue_token(f"sqlite:///{self.seeded}")
             return
         if not POSTGRES_URL:
             raise SystemExit(f"bench: {name} needs BENCH_POSTGRES_URL (or DATABASE_URL)")
@@ -229,6 +246,7 @@ class Database:
         self.run_name = f"{base.database}_bench_run"
         self._create(self.seed_name)
         self.user_ids = seed_url(self._url(self.seed_name))
+        self.token = issue_token(self._url(self.seed_name))
         if name.endswith("-0.5ms"):
             port = free_port()
             upstream = f"{base.host or '127.0.0.1'}:{base.port or 5432}"
@@ -285,6 +303,7 @@ class Database:
 def run_system(system: System, database: Database, wrk: str) -> SystemRun:
     """Start `system` on a fresh copy of the seeded database, load every scenario, stop it."""
     user_id = database.user_ids[500]
+    load_before = os.getloadavg()[0]
     with database.fresh() as database_url:
         port = free_port()
         env = {**os.environ, "DATABASE_URL": database_url, **system.env}
@@ -293,11 +312,10 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
         base = f"http://127.0.0.1:{port}"
         rss = PeakRss(server.pid)
         try:
-            wait_until_up(f"{base}/api/users/{user_id}", server)
-            token = ""
-            if system.name.startswith("service"):
-                credentials = {"email": "bench0000@example.com", "password": PASSWORD}
-                token = post_json(f"{base}/api/tokens", credentials)["data"]["token"]
+            # Generous: on a shared, busy machine a worker may take a while to import.
+            wait_until_up(f"{base}/api/users/{user_id}", server, timeout=START_TIMEOUT)
+            # The seeded admin's token: the bare baselines ignore it, the others look it up.
+            token = database.token
             bodies = {
                 "list": get_body(f"{base}/api/users?page=1&limit=20", token),
                 "get": get_body(f"{base}/api/users/{user_id}", token),
@@ -330,7 +348,8 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
             server.terminate()
             server.wait(timeout=30)
             peak = rss.stop()
-        return {"results": results, "rss_mib": peak, "bodies": bodies}
+        load = (load_before, os.getloadavg()[0])
+        return {"results": results, "rss_mib": peak, "bodies": bodies, "load": load}
 
 
 def get_body(url: str, token: str) -> bytes:
@@ -356,33 +375,48 @@ def median_table(runs: dict[str, list[SystemRun]]) -> Table:
 
 
 def render(table: Table, peaks: dict[str, float]) -> str:
-    lines = [
-        f"{'mode':<10} {'scenario':<9} | {'service':>17} | {'flask':>17} | {'fastapi':>17} |"
-        f" {'vs flask':>8} {'vs fastapi':>10}",
-        f"{'':<10} {'':<9} | {'req/s  p50  p99 ms':>17} | {'':>17} | {'':>17} |",
-    ]
+    """The service, then each compared system with the service's ratio to it (req/s)."""
+    compared = [name for name in COMPARED if any(name in systems for systems in _cells(table))]
+    head = f"{'mode':<10} {'scenario':<9} | {'service':>17} |" + "".join(
+        f" {name:>19} |" for name in compared
+    )
+    units = f"{'':<10} {'':<9} | {'req/s  p50  p99 ms':>17} |" + "".join(
+        f" {'req/s  p99  ratio':>19} |" for _ in compared
+    )
+    lines = [head, units]
     for mode, scenarios in table.items():
         for scenario, systems in scenarios.items():
-            cells = [
-                "{rps:>6.0f} {p50:>4.0f} {p99:>5.0f}".format(**systems[name])
-                if name in systems
-                else "-"
-                for name in ("service", "flask", "fastapi")
-            ]
-            service = systems.get("service", {}).get("rps", 0.0)
-            ratios = tuple(
-                service / systems[name]["rps"] if name in systems and service else 0.0
-                for name in ("flask", "fastapi")
+            service = systems.get("service", {})
+            line = f"{mode:<10} {scenario:<9} | " + (
+                "{rps:>6.0f} {p50:>4.0f} {p99:>5.0f}".format(**service) if service else f"{'-':>17}"
             )
-            lines.append(
-                f"{mode:<10} {scenario:<9} | {cells[0]:>17} | {cells[1]:>17} | {cells[2]:>17} |"
-                f" {ratios[0]:>7.2f}x {ratios[1]:>9.2f}x"
-            )
+            for name in compared:
+                other = systems.get(name)
+                if other is None:
+                    line += f" | {'-':>19}"
+                    continue
+                ratio = service.get("rps", 0.0) / other["rps"] if other["rps"] else 0.0
+                line += f" | {other['rps']:>6.0f} {other['p99']:>5.0f} {ratio:>5.2f}x"
+            lines.append(line + " |")
+    failed = [
+        f"{name} {mode} {scenario}: {figures['non2xx']:.0f}"
+        for mode, scenarios in table.items()
+        for scenario, systems in scenarios.items()
+        if scenario != "error"
+        for name, figures in systems.items()
+        if figures["non2xx"]
+    ]
+    if failed:
+        lines.append("non-2xx answers (median count) where 2xx was expected: " + "; ".join(failed))
     lines.append(
-        "peak RSS (MiB, all workers): "
+        "ratio: the service's req/s over the system's. peak RSS (MiB, all workers): "
         + ", ".join(f"{name} {peak:.0f}" for name, peak in peaks.items())
     )
     return "\n".join(lines)
+
+
+def _cells(table: Table) -> list[dict[str, dict[str, float]]]:
+    return [systems for scenarios in table.values() for systems in scenarios.values()]
 
 
 def render_variants(table: Table) -> str:
@@ -421,42 +455,61 @@ def bench_database(name: str, folder: Path, wrk: str) -> dict[str, Any]:
         same = {}
     table = median_table(runs)
     peaks = {name: max(rep["rss_mib"] for rep in reps) for name, reps in runs.items()}
-    return {"medians": table, "peak_rss_mib": peaks, "identical_bodies": same}
+    loads = [value for reps in runs.values() for rep in reps for value in rep["load"]]
+    return {
+        "medians": table,
+        "peak_rss_mib": peaks,
+        "identical_bodies": same,
+        "load_average": {"min": min(loads), "max": max(loads)},
+        "runs": {
+            name: [{"results": rep["results"], "load": rep["load"]} for rep in reps]
+            for name, reps in runs.items()
+        },
+    }
+
+
+def report(name: str, result: dict[str, Any]) -> None:
+    print(f"\n== database: {name} ==")
+    print(render(result["medians"], result["peak_rss_mib"]))
+    print(f"identical bodies for the same query: {result['identical_bodies']}")
+    load = result["load_average"]
+    print(
+        f"machine load (1-minute load average, {os.cpu_count()} cores) during these runs: "
+        f"{load['min']:.1f} to {load['max']:.1f}"
+    )
+    if any(system.name.startswith("service:") for system in SYSTEMS):
+        print(render_variants(result["medians"]))
 
 
 def main() -> int:
     wrk = ensure_wrk()
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    settings = (
+        f"wrk -c{CONNECTIONS}, {DURATION} s per scenario after {WARMUP} s warm-up, "
+        f"{WORKERS} workers each, median of {REPEAT}; {machine}"
+    )
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for name in DATABASES:
             results[name] = bench_database(name, Path(folder), wrk)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print()
-    print(
-        f"wrk -c{CONNECTIONS}, {DURATION} s per scenario after {WARMUP} s warm-up, "
-        f"{WORKERS} workers each, median of {REPEAT}; {machine}"
-    )
-    for name, result in results.items():
-        print(f"\n== database: {name} ==")
-        print(render(result["medians"], result["peak_rss_mib"]))
-        print(f"identical bodies for the same query: {result['identical_bodies']}")
-        if any(system.name.startswith("service:") for system in SYSTEMS):
-            print(render_variants(result["medians"]))
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(
-        json.dumps(
-            {
+            # Each database's figures as soon as they are known: a long run that fails
+            # later keeps them.
+            print(f"\n{settings}")
+            report(name, results[name])
+            document = {
                 "machine": machine,
                 "workers": WORKERS,
                 "duration_s": DURATION,
                 "repeat": REPEAT,
                 "connections": CONNECTIONS,
                 "databases": results,
-            },
-            indent=2,
-        )
-    )
+            }
+            (out / "latest.json").write_text(json.dumps(document, indent=2))
+    print(f"\n{settings}")
+    for name, result in results.items():
+        report(name, result)
     return 0 if all(all(r["identical_bodies"].values()) for r in results.values()) else 1
 
 

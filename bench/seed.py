@@ -11,16 +11,19 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import insert
+from sqlmodel import Session
 
 from bench.baselines.common import HASHER
 from models.comment import Comment
 from models.db import make_engine
 from models.post import Post
+from models.token import issue
 from models.user import User
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench password"
 USERS, POSTS, COMMENTS = 1000, 200, 1000
+TOKEN_TTL_SECONDS = 7 * 24 * 3600
 
 
 def seed(path: Path) -> list[str]:
@@ -80,3 +83,15 @@ def seed_url(url: str) -> list[str]:
         connection.execute(insert(Comment), comments)
     engine.dispose()
     return [str(user["id"]) for user in users]
+
+
+def issue_token(url: str, email: str = "bench0000@example.com") -> str:
+    """A bearer token of the user with `email` (the admin by default), written straight
+    to the database: every system that authenticates gets the same one."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        user = session.query(User).filter_by(email=email).one()
+        plain, _ = issue(session, user, TOKEN_TTL_SECONDS)
+        session.commit()
+    engine.dispose()
+    return plain

@@ -188,11 +188,14 @@ def cursor_link_header(path: str, query: Mapping[str, Any], limit: int, cursor: 
     return ", ".join(links)
 
 
-def paginated(page: Page, request: ListRequest) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """The handler's return value for one page of a list."""
+def paginated(
+    page: Page, request: ListRequest, secret: bytes | None = None
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The handler's return value for one page of a list; cursors signed with `secret`,
+    by default the app's `CURSOR_SECRET`."""
     next_cursor = None
     if page.next_key is not None:
-        secret = current().settings.cursor_key
+        secret = secret or current().settings.cursor_key
         next_cursor = encode_cursor(
             page.next_key, request.page + 1, request.path, request.query, secret
         )
