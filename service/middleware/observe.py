@@ -5,8 +5,10 @@ the contract documents) and the log record carries the id. What Connexion's rout
 wrote into the scope's `extensions` (shared by every layer, see request_context.py)
 names the operation; its caller's id is what the bearer check left there.
 
-A request that ends without an answer (the client went away) counts as status 499, as
-nginx says; one whose layers raised, as 500 (the exception still propagates).
+A request is recorded just before its last byte is sent, so that a client that has its
+answer finds it counted. One that ends without an answer (the client went away) counts
+as status 499, as nginx says; one whose layers raised, as 500 (the exception still
+propagates).
 """
 
 from __future__ import annotations
@@ -54,11 +56,17 @@ class ObserveMiddleware:
             return
         started = time.perf_counter()
         status = CLIENT_GONE
+        recorded = False
 
         async def observed(message: Message) -> None:
-            nonlocal status
+            nonlocal status, recorded
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif not message.get("more_body", False):
+                # Before the last byte leaves: once a client has its answer, the request
+                # is in the counts and the log.
+                recorded = True
+                self.record(scope, status, time.perf_counter() - started)
             await send(message)
 
         try:
@@ -67,7 +75,8 @@ class ObserveMiddleware:
             status = 500 if status == CLIENT_GONE else status
             raise
         finally:
-            self.record(scope, status, time.perf_counter() - started)
+            if not recorded:
+                self.record(scope, status, time.perf_counter() - started)
 
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         extensions = scope.get("extensions", {})

@@ -110,9 +110,16 @@ def test_counters_add_up_across_two_workers(database_url, tmp_path):
     with running_server(env, workers=2) as base:
         assert not (directory / "counter_1.db").exists()
         before = scrape(port)
-        sent = plan()
-        with ThreadPoolExecutor(8) as pool:
-            statuses = list(pool.map(lambda item: call(base, *item[0], item[1]), sent))
+        # Batches until both workers have served some (which one accepts is up to them).
+        sent: list[tuple[tuple[str, str], dict[str, object] | None]] = []
+        statuses: list[int] = []
+        for _ in range(5):
+            batch = plan()
+            with ThreadPoolExecutor(8) as pool:
+                statuses += pool.map(lambda item: call(base, *item[0], item[1]), batch)
+            sent += batch
+            if len([n for n in requests_by_worker(directory).values() if n]) == 2:
+                break
         after = scrape(port)
         by_worker = requests_by_worker(directory)
 
