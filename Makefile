@@ -54,11 +54,12 @@ migrate: settings  ## create or upgrade the schema of DATABASE_URL (SQLite file 
 
 run: migrate  ## serve on $(HOST):$(PORT) for development
 	$(BIN)/uvicorn --factory service.app:create_app --host $(HOST) --port $(PORT) --no-server-header \
-		--no-proxy-headers --loop asyncio --http httptools
+		--no-proxy-headers --no-access-log --loop asyncio --http httptools
 
-serve: migrate  ## serve the production way: gunicorn with uvicorn workers
+serve: migrate  ## serve the production way: gunicorn with uvicorn workers; metrics on METRICS_PORT
 	APP_ENV=$${APP_ENV:-production} $(BIN)/gunicorn "service.app:create_app()" \
-		--worker-class service.worker.Worker --workers $(WORKERS) --bind $(HOST):$(PORT)
+		-c python:service.gunicorn_conf --worker-class service.worker.Worker \
+		--workers $(WORKERS) --bind $(HOST):$(PORT)
 
 admin: migrate  ## make admin EMAIL=you@example.com PASSWORD='at least 8 chars' [NAME=…]
 	@test -n "$(EMAIL)" -a -n "$(PASSWORD)" || { echo "usage: make admin EMAIL=… PASSWORD=…"; exit 2; }

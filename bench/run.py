@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 
 from bench.seed import issue_token, seed, seed_url
 from models.db import make_engine
-from tests.servers import free_port, gunicorn_command, wait_until_up
+from tests.servers import SERVICE_CONFIG, free_port, gunicorn_command, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
@@ -307,7 +307,8 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
     with database.fresh() as database_url:
         port = free_port()
         env = {**os.environ, "DATABASE_URL": database_url, **system.env}
-        command = gunicorn_command(system.app, system.worker, WORKERS, port)
+        config = SERVICE_CONFIG if system.name.startswith("service") else None
+        command = gunicorn_command(system.app, system.worker, WORKERS, port, config)
         server = subprocess.Popen(command, cwd=ROOT, env=env)
         base = f"http://127.0.0.1:{port}"
         rss = PeakRss(server.pid)

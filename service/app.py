@@ -1,9 +1,9 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
-Outside in: request context -> request id -> HEAD as GET -> security headers -> CORS ->
-contract documents -> body limit -> no trailing slash -> Connexion (errors, routing,
-authentication, media type, validation) -> routed? -> Flask (credentials accepted? rate
-limit, authorization) -> handler -> database.
+Outside in: request context -> request id -> access log and metrics -> HEAD as GET ->
+security headers -> CORS -> contract documents -> body limit -> no trailing slash ->
+Connexion (errors, routing, authentication, media type, validation) -> routed? -> Flask
+(credentials accepted? rate limit, authorization) -> handler -> database.
 Nothing happens at import time; servers use `create_app` as a factory (`uvicorn
 --factory service.app:create_app`). Everything the app needs, it builds and owns
 (service/runtime.py).
@@ -29,10 +29,12 @@ from service.contract import SPEC_DIR, Contract
 from service.dashboard.aggregate import Dashboard
 from service.errors import register_error_handlers
 from service.log_format import configure_logging
+from service.metrics import Metrics, scrape_registry, serve_metrics
 from service.middleware.body_limit import BodyLimitMiddleware
 from service.middleware.content_type import ContentTypeMiddleware
 from service.middleware.contract_files import ContractFilesMiddleware
 from service.middleware.head_requests import HeadAsGetMiddleware
+from service.middleware.observe import ObserveMiddleware
 from service.middleware.request_context import RequestContextMiddleware
 from service.middleware.request_id import RequestIdMiddleware, stamp_flask_response
 from service.middleware.security_headers import SecurityHeadersMiddleware
@@ -63,15 +65,21 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
     guard = DatabaseGuard(settings)
     database = Database(settings.database_url, limits, guard)
     guard.attach(database.engine)
+    metrics = Metrics()
+    metrics.watch_pool(database.engine)
+    metrics.watch_breaker("database", guard.breaker)
+    rate_limits = RateLimits(contract, settings, refused=metrics.refused)
+    metrics.watch_breaker("rate_limit_storage", rate_limits.breaker)
     return Runtime(
         settings=settings,
         contract=contract,
         database=database,
         database_guard=guard,
         passwords=Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
-        rate_limits=RateLimits(contract, settings),
+        rate_limits=rate_limits,
         threads=ThreadPoolExecutor(max(settings.threads, 1), thread_name_prefix="WSGI"),
         dashboard=Dashboard(settings),
+        metrics=metrics,
     )
 
 
@@ -80,10 +88,14 @@ def create_app(
 ) -> connexion.FlaskApp:
     """The service; `contract` defaults to openapi/openapi.yaml (tests pass variants)."""
     settings = settings or Settings.from_env()
-    configure_logging()
+    configure_logging(settings.log_format)
     contract = contract or Contract.load()
     refuse_unvalidated_parameters(contract)
     runtime = build_runtime(settings, contract)
+    if not settings.metrics_multiproc_dir:
+        # One process (`make run`): it serves its own metrics. Under `make serve`,
+        # gunicorn's arbiter serves every worker's (service/gunicorn_conf.py).
+        serve_metrics(settings, scrape_registry(settings, runtime.metrics))
 
     app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR, jsonifier=COMPACT_JSON)
     app.app.extensions[EXTENSION] = runtime
@@ -102,6 +114,13 @@ def create_app(
     edge = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RequestContextMiddleware, position=edge, runtime=runtime)
     app.add_middleware(RequestIdMiddleware, position=edge)
+    app.add_middleware(
+        ObserveMiddleware,
+        position=edge,
+        contract=contract,
+        metrics=runtime.metrics,
+        trusted_proxy_hops=settings.trusted_proxy_hops,
+    )
     app.add_middleware(HeadAsGetMiddleware, position=edge)
     app.add_middleware(SecurityHeadersMiddleware, position=edge)
     app.add_middleware(

@@ -1,8 +1,8 @@
 """What one app owns, and how the code serving one of its requests reaches it.
 
 `create_app` builds a `Runtime` (settings, contract, database and its guard, password
-hashing, rate limits, the dashboard's HTTP client) and nothing else holds any of it: no
-module global is written after import.
+hashing, rate limits, the dashboard's HTTP client, metrics) and nothing else holds any
+of it: no module global is written after import.
 The outermost layer (service/middleware/request_context.py) binds the app's runtime
 to each request's own, fresh context, so handlers, hooks and Connexion's security
 callback all find *their* app's runtime, and two apps in one process never meet.
@@ -24,6 +24,7 @@ from service.settings import Settings
 if TYPE_CHECKING:
     from service.access.rate_limits import RateLimits
     from service.dashboard.aggregate import Dashboard
+    from service.metrics import Metrics
     from service.resilience.database import DatabaseGuard
 
 EXTENSION = "runtime"
@@ -41,6 +42,8 @@ class Runtime:
     threads: ThreadPoolExecutor
     # The dashboard's sources and the HTTP client (one loop and pool) that calls them.
     dashboard: Dashboard
+    # Prometheus metrics (service/metrics.py).
+    metrics: Metrics
 
 
 _current: ContextVar[Runtime] = ContextVar("runtime")

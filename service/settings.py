@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 DEFAULT_DATABASE_URL = "sqlite:///data/app.db"
 ENVIRONMENTS = ("development", "test", "production")
+LOG_FORMATS = ("text", "json")
+DEFAULT_METRICS_PORT = 9464
 
 
 class SettingsError(ValueError):
@@ -63,6 +65,25 @@ def _auto_integer(environ: Mapping[str, str], name: str, minimum: int) -> int | 
     if environ.get(name, "").strip().lower() in ("", "auto"):
         return None
     return _integer(environ, name, 0, minimum)
+
+
+def _port(environ: Mapping[str, str], name: str, default: int | None) -> int | None:
+    """A TCP port, or None for `off`."""
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw == "off":
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise SettingsError(f"{name} must be a port (1-65535) or off, got {raw!r}")
+    return int(raw)
+
+
+def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = environ.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _origins(raw: str) -> tuple[str, ...]:
@@ -141,6 +162,14 @@ class Settings:
     # Signs list cursors. Empty: derived from the database URL, so every worker and every
     # instance on the same database agrees (a cursor grants nothing: see cursor_key).
     cursor_secret: str = ""
+    # Every log record, the access log's one line per request included: `text` or `json`.
+    log_format: str = "text"
+    # Where Prometheus scrapes GET /metrics: its own port (never the API's), loopback by
+    # default; None: not served (apps built in-process, as tests do).
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    # Set by service/gunicorn_conf.py for `make serve`: the workers' shared metric files.
+    metrics_multiproc_dir: str | None = None
 
     @property
     def reads_inline(self) -> bool:
@@ -209,6 +238,10 @@ class Settings:
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),
             count_exact_limit=_integer(env, "COUNT_EXACT_LIMIT", 1000, minimum=0),
             cursor_secret=env.get("CURSOR_SECRET", "").strip(),
+            log_format=_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
+            metrics_port=_port(env, "METRICS_PORT", DEFAULT_METRICS_PORT),
+            metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",
+            metrics_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
         )
 
 

@@ -1,6 +1,7 @@
 """gunicorn's worker class for `make serve`: uvicorn with httptools and asyncio's own
-event loop, without a `Server` header (the server's name and version are not advertised)
-and without uvicorn's own reading of proxy headers.
+event loop, without a `Server` header (the server's name and version are not advertised),
+without uvicorn's own reading of proxy headers, and without uvicorn's access log (the
+service writes its own: service/access_log.py).
 
 Why not uvloop: reads run in the event loop (service/patches/flask_bridge.py), and when a busy
 uvloop loop runs callbacks that do real work it serves new requests before finishing
@@ -26,4 +27,5 @@ class Worker(UvicornWorker):
         "proxy_headers": False,
         "loop": "service.patches.fair_accept:fair_accept_loop",
         "http": "httptools",
+        "access_log": False,
     }

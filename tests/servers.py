@@ -51,11 +51,18 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def gunicorn_command(app: str, worker_class: str, workers: int, port: int) -> list[str]:
-    """gunicorn serving `app` on 127.0.0.1:`port`, quiet but for warnings."""
+SERVICE_CONFIG = "python:service.gunicorn_conf"
+
+
+def gunicorn_command(
+    app: str, worker_class: str, workers: int, port: int, config: str | None = None
+) -> list[str]:
+    """gunicorn serving `app` on 127.0.0.1:`port`, quiet but for warnings; `config`:
+    gunicorn's `-c` (the service's hooks, SERVICE_CONFIG, as `make serve` uses them)."""
     return [
         str(BIN / "gunicorn"),
         app,
+        *(["-c", config] if config else []),
         "--worker-class",
         worker_class,
         "--workers",
@@ -79,6 +86,7 @@ def uvicorn_command(port: int) -> list[str]:
         str(port),
         "--no-server-header",
         "--no-proxy-headers",
+        "--no-access-log",
         "--loop",
         "asyncio",
         "--http",
@@ -95,36 +103,28 @@ def running_server(
     *,
     how: str = "serve",
     workers: int = 1,
-    access_log: Path | None = None,
     log_path: Path | None = None,
     migrate_url: str | None = None,
 ) -> Iterator[str]:
     """The service on a free port with `env`, as `make serve` runs it (gunicorn, the
     production worker class, `workers` of them) or, with `how="run"`, as `make run` does
-    (uvicorn); yields its base URL. With `access_log`, the server's own access log and
-    everything else it prints go to that file; with `log_path`, everything it prints but
-    the access log (its log records and tracebacks, gunicorn's warnings).
+    (uvicorn); yields its base URL. With `log_path`, everything it prints goes to that
+    file: its log records (the access log's line per request among them), tracebacks,
+    gunicorn's warnings. Metrics are not served unless `env` names a METRICS_PORT.
 
     `migrate_url`: the database to migrate first, when the server reaches it another way
     (through a proxy, say); by default `env`'s DATABASE_URL.
     """
-    if access_log and log_path:
-        raise ValueError("access_log or log_path, not both: the server has one output")
     port = port or free_port()
-    full_env = {**os.environ, "APP_ENV": "test", **env}
+    full_env = {**os.environ, "APP_ENV": "test", "METRICS_PORT": "off", **env}
     migrate(full_env if migrate_url is None else {**full_env, "DATABASE_URL": migrate_url})
     if how == "run":
         command = uvicorn_command(port)
-        if access_log:
-            command += ["--log-level", "info"]
     else:
         command = gunicorn_command(
-            "service.app:create_app()", "service.worker.Worker", workers, port
+            "service.app:create_app()", "service.worker.Worker", workers, port, SERVICE_CONFIG
         )
-        if access_log:
-            command += ["--access-logfile", "-"]
-    log = access_log or log_path
-    output = open(log, "ab") if log else None  # noqa: SIM115 (closed below)
+    output = open(log_path, "ab") if log_path else None  # noqa: SIM115 (closed below)
     # Its own process group: whatever is left of it when it does not stop is killed.
     process = subprocess.Popen(
         command,

@@ -50,6 +50,8 @@ from service.settings import Settings
 logger = logging.getLogger(__name__)
 
 STORAGE_ERROR_LOG_INTERVAL = 60.0
+# What `refused` hears for the limit on failed credentials (an operationId otherwise).
+AUTH_FAILURES = "auth_failures"
 # An operation's `x-rate-limit` that exempts it from counting.
 UNLIMITED = "none"
 
@@ -198,8 +200,16 @@ class Window:
 class RateLimits:
     NAMESPACE = "api"
 
-    def __init__(self, contract: Contract, settings: Settings) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        settings: Settings,
+        refused: Callable[[str], None] = lambda _limit: None,
+    ) -> None:
+        """`refused` hears of each 429: the operationId whose limit was reached, or
+        `auth_failures` (metrics)."""
         default = contract.document["x-rate-limit-default"]
+        self.refused = refused
         scale = settings.ratelimit_scale
         # Keyed as Connexion names a routed operation: by the function it resolved to.
         self.per_operation = {
@@ -268,6 +278,7 @@ class RateLimits:
         window = Window(limit, max(limit.amount - count, 0), int(reset_at))
         flask.g.rate_limit_window = window
         if count > limit.amount:
+            self.refused(operation.rpartition(".")[2])
             error = rate_limited(
                 window.reset_at - int(time.time()), f"Rate limit of {limit} exceeded"
             )
@@ -306,5 +317,9 @@ class RateLimits:
         if not self.enabled:
             return lambda: None
         address = client_address(peer, forwarded_for, self.trusted_hops)
-        self.auth_failures.refuse_if_over(address)
+        try:
+            self.auth_failures.refuse_if_over(address)
+        except ApiError:
+            self.refused(AUTH_FAILURES)
+            raise
         return lambda: self.auth_failures.record(address)

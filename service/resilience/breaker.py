@@ -24,6 +24,19 @@ class BreakerOpen(Exception):
         self.retry_after = retry_after
 
 
+class _StateListener(pybreaker.CircuitBreakerListener):
+    def __init__(self, follow: Callable[[str], None]) -> None:
+        self.follow = follow
+
+    def state_change(
+        self,
+        cb: pybreaker.CircuitBreaker,  # noqa: ARG002 (pybreaker's signature)
+        old_state: pybreaker.CircuitBreakerState | None,  # noqa: ARG002
+        new_state: pybreaker.CircuitBreakerState,
+    ) -> None:
+        self.follow(str(new_state.name))
+
+
 class Breaker:
     """Opens after `failures` consecutive failures (exceptions `is_failure` accepts),
     refuses calls for `cooldown` seconds, then lets one call probe: closed again if
@@ -52,6 +65,11 @@ class Breaker:
     def state(self) -> str:
         """`closed`, `open` or `half-open`."""
         return str(self._breaker.current_state)
+
+    def on_change(self, follow: Callable[[str], None]) -> None:
+        """Call `follow` with the state now and with each new state (metrics)."""
+        self._breaker.add_listener(_StateListener(follow))
+        follow(self.state)
 
     @property
     def is_closed(self) -> bool:

@@ -46,6 +46,10 @@ def through(url: str, proxy: FaultProxy) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}{at}{proxy.host}:{proxy.port}"))
 
 
+# What starts the message of an access log line (service/access_log.py), in text.
+ACCESS_MARK = "] access: client="
+
+
 @dataclass(frozen=True)
 class Served:
     """A running service: where it answers, and what it has written to its log so far."""
@@ -55,7 +59,13 @@ class Served:
     env: Mapping[str, str]  # what the server was started with beyond the inherited environment
 
     def log_lines(self) -> list[str]:
-        return self.log_path.read_text(errors="replace").splitlines()
+        """What it logged but the access log's line per request (`access_lines`)."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [line for line in lines if ACCESS_MARK not in line]
+
+    def access_lines(self) -> list[str]:
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [line for line in lines if ACCESS_MARK in line]
 
     def worker_timeouts(self, lines: list[str] | None = None) -> int:
         """Workers gunicorn killed for not answering its heartbeat (in `lines`, or all)."""
