@@ -46,6 +46,13 @@ def _boolean(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _auto_boolean(environ: Mapping[str, str], name: str) -> bool | None:
+    """true, false, or None for unset or `auto`."""
+    if environ.get(name, "").strip().lower() in ("", "auto"):
+        return None
+    return _boolean(environ, name, default=False)
+
+
 def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
     """A duration in seconds ("2", "0.5"), at least `minimum`."""
     raw = environ.get(name, "").strip()
@@ -134,8 +141,9 @@ class Settings:
     # request runs in the event loop. Reads run in the event loop unless inline_reads is off.
     # None (auto): 8; 2 where reads run in the loop (the threads serve writes only).
     wsgi_threads: int | None = None
-    # Reads (and token lookups) in the event loop instead of the threads: off by default.
-    inline_reads: bool = False
+    # Reads (and token lookups) in the event loop instead of the threads. None (auto): on
+    # for SQLite, off for a network database (README "Speed": the faster on each).
+    inline_reads: bool | None = None
     # Every wait on a dependency is bounded (seconds); see README "Bad days".
     database_connect_timeout: float = 2.0
     database_pool_timeout: float = 2.0
@@ -173,9 +181,14 @@ class Settings:
 
     @property
     def reads_inline(self) -> bool:
-        """Whether reads and token lookups run in the event loop (`INLINE_READS`); never
-        with no threads to run them in."""
-        return self.inline_reads or self.wsgi_threads == 0
+        """Whether reads and token lookups run in the event loop (`INLINE_READS`; auto: on
+        SQLite, whose reads never wait on a network or on a writer, WAL); always with no
+        threads to run them in."""
+        if self.wsgi_threads == 0:
+            return True
+        if self.inline_reads is None:
+            return self.database_url.startswith("sqlite")
+        return self.inline_reads
 
     @property
     def threads(self) -> int:
@@ -186,7 +199,7 @@ class Settings:
         threads only serve writes (a password hash, SQLite's write lock)."""
         if self.wsgi_threads is not None:
             return self.wsgi_threads
-        return 2 if self.inline_reads else 8
+        return 2 if self.reads_inline else 8
 
     @property
     def cursor_key(self) -> bytes:
@@ -219,7 +232,7 @@ class Settings:
                 env, "VALIDATE_RESPONSES", default=environment != "production"
             ),
             wsgi_threads=_auto_integer(env, "WSGI_THREADS", minimum=0),
-            inline_reads=_boolean(env, "INLINE_READS", default=False),
+            inline_reads=_auto_boolean(env, "INLINE_READS"),
             database_connect_timeout=_seconds(env, "DATABASE_CONNECT_TIMEOUT", 2.0, minimum=1),
             database_pool_timeout=_seconds(env, "DATABASE_POOL_TIMEOUT", 2.0, minimum=0.01),
             database_statement_timeout=_seconds(

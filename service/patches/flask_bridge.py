@@ -56,6 +56,7 @@ class FlaskBridge:
         threads: int,
         inline_reads: bool,
         always_inline: frozenset[str] = frozenset(),
+        never_inline: frozenset[str] = frozenset(),
         executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.threads = threads
@@ -63,6 +64,7 @@ class FlaskBridge:
         self.inline_reads = inline_reads and threads > 0
         # Operations (as Connexion's routing names them) that never wait on anything.
         self.always_inline = always_inline
+        self.never_inline = never_inline
         self.app = wsgi
 
     @property
@@ -84,10 +86,10 @@ class FlaskBridge:
     def runs_inline(self, scope: Scope) -> bool:
         if self.threads == 0:
             return True
+        operation = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
         if self.inline_reads and scope.get("method") in SAFE_METHODS:
-            return True
-        routing = scope.get("extensions", {}).get("connexion_routing", {})
-        return routing.get("operation_id") in self.always_inline
+            return operation not in self.never_inline
+        return operation in self.always_inline
 
 
 def waits_on_nothing(contract: Contract) -> frozenset[str]:
@@ -96,6 +98,16 @@ def waits_on_nothing(contract: Contract) -> frozenset[str]:
         contract.routed_name(operation_id)
         for operation_id, operation in contract.operations.items()
         if "503" not in operation["responses"]
+    )
+
+
+def waits_on_the_network(contract: Contract) -> frozenset[str]:
+    """Operations that declare 502 or 504: they call other services (the dashboard), so
+    they never run in the loop, even where reads do."""
+    return frozenset(
+        contract.routed_name(operation_id)
+        for operation_id, operation in contract.operations.items()
+        if {"502", "504"} & set(operation["responses"])
     )
 
 
@@ -109,6 +121,7 @@ def bridge_to_flask(
         threads=settings.threads,
         inline_reads=settings.reads_inline,
         always_inline=waits_on_nothing(contract),
+        never_inline=waits_on_the_network(contract),
         executor=executor,
     )
 

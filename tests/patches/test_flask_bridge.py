@@ -63,15 +63,30 @@ def test_reads_run_in_the_event_loop_and_writes_in_the_pool(
     assert in_pool == [write_in_pool] * 2 + [read_in_pool] * 2 + [False]
 
 
-def test_by_default_every_request_but_liveness_runs_in_the_threads(app_with, settings):
+def test_by_default_reads_run_in_the_loop_on_sqlite_and_in_the_threads_elsewhere(
+    app_with, settings
+):
     api = app_with()
     names = flask_threads(api)
     assert api.get("/api/posts").status_code == 200
     assert api.get("/api/health").status_code == 200
-    assert [name.startswith("WSGI") for name in names] == [True, False]
-    assert (settings.reads_inline, settings.threads) == (False, 8)
+    on_sqlite = settings.database_url.startswith("sqlite")
+    assert [name.startswith("WSGI") for name in names] == [not on_sqlite, False]
+    assert settings.inline_reads is None
+    assert (settings.reads_inline, settings.threads) == ((True, 2) if on_sqlite else (False, 8))
+    assert replace(settings, inline_reads=False).threads == 8
     assert replace(settings, inline_reads=True).threads == 2
     assert replace(settings, wsgi_threads=0).reads_inline is True
+
+
+def test_an_operation_that_calls_other_services_never_runs_in_the_loop(app_with):
+    """The dashboard (it declares 502/504) waits on the network: in the threads, even
+    where reads run in the loop."""
+    api = app_with(inline_reads=True)
+    names = flask_threads(api)
+    someone = account(api)
+    assert api.get("/api/dashboard", headers=someone.headers).status_code == 200
+    assert names[-1].startswith("WSGI")
 
 
 @pytest.mark.parametrize("inline_reads", [True, False], ids=["in-the-loop", "in-a-thread"])

@@ -158,7 +158,13 @@ def test_the_bounds_are_settings():
     assert settings.database_request_timeout == 6
     assert settings.ratelimit_storage_timeout == 0.1
     assert (settings.breaker_failures, settings.breaker_cooldown) == (5, 2)
-    assert (settings.wsgi_threads, settings.threads, settings.inline_reads) == (None, 8, False)
+    assert (settings.wsgi_threads, settings.inline_reads) == (None, None)
+    # Auto: reads in the loop on SQLite (the default database), in 8 threads elsewhere.
+    assert (settings.reads_inline, settings.threads) == (True, 2)
+    network = Settings.from_env({"DATABASE_URL": "postgresql+psycopg://db/app"})
+    assert (network.reads_inline, network.threads) == (False, 8)
+    assert Settings.from_env({"INLINE_READS": "false"}).reads_inline is False
+    assert Settings.from_env({"INLINE_READS": "auto"}).inline_reads is None
     assert Settings.from_env({"WSGI_THREADS": "3"}).threads == 3
     for name, value in [("DATABASE_REQUEST_TIMEOUT", "soon"), ("BREAKER_COOLDOWN", "0")]:
         with pytest.raises(SettingsError, match=name):
