@@ -306,7 +306,8 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
     load_before = os.getloadavg()[0]
     with database.fresh() as database_url:
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": database_url, **system.env}
+        # One cursor key for every copy of the data, so that equal pages are equal bytes.
+        env = {**os.environ, "DATABASE_URL": database_url, "CURSOR_SECRET": "bench", **system.env}
         config = SERVICE_CONFIG if system.name.startswith("service") else None
         command = gunicorn_command(system.app, system.worker, WORKERS, port, config)
         server = subprocess.Popen(command, cwd=ROOT, env=env)
