@@ -196,10 +196,18 @@ class Settings:
 
         Auto: 8, so that requests waiting on database round trips do not queue every
         other request (bench/README.md, round 3); 2 where reads run in the loop and the
-        threads only serve writes (a password hash, SQLite's write lock)."""
+        threads only serve writes (a password hash, SQLite's write lock), unless the
+        dashboard calls other services, whose waits are in the threads too."""
         if self.wsgi_threads is not None:
             return self.wsgi_threads
-        return 2 if self.reads_inline else 8
+        return 2 if self.reads_inline and not self.dashboard_calls_network else 8
+
+    @property
+    def dashboard_calls_network(self) -> bool:
+        """Whether a dashboard source is another service: its requests then wait on the
+        network in the threads, so there must be enough of them."""
+        sources = (self.dashboard_profile_url, self.dashboard_stats_url)
+        return any((*sources, self.dashboard_notifications_url))
 
     @property
     def cursor_key(self) -> bytes:

@@ -164,6 +164,8 @@ def test_the_bounds_are_settings():
     network = Settings.from_env({"DATABASE_URL": "postgresql+psycopg://db/app"})
     assert (network.reads_inline, network.threads) == (False, 8)
     assert Settings.from_env({"INLINE_READS": "false"}).reads_inline is False
+    upstream = Settings.from_env({"DASHBOARD_STATS_URL": "http://127.0.0.1:9/api"})
+    assert (upstream.reads_inline, upstream.threads) == (True, 8)  # its waits need threads
     assert Settings.from_env({"INLINE_READS": "auto"}).inline_reads is None
     assert Settings.from_env({"WSGI_THREADS": "3"}).threads == 3
     for name, value in [("DATABASE_REQUEST_TIMEOUT", "soon"), ("BREAKER_COOLDOWN", "0")]:
