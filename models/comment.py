@@ -11,7 +11,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.counting import CountMode, count
 from models.errors import NotFound
-from models.ordering import Key, Page, after, key_of, stable_order
+from models.ordering import Key, Page, after, key_of, one_page, stable_order
 from models.search import matches
 from models.timestamps import to_iso, utc_now
 from models.user import User
@@ -89,9 +89,8 @@ def list_page(
         .limit(limit + 1)
     )
     rows = session.exec(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1][0] if rows and more else None
+    rows, last_row = one_page(rows, limit)
+    last = last_row[0] if last_row is not None else None
     total, estimated = count(
         session.connection(),
         select(col(Comment.id)).where(*conditions),

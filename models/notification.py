@@ -32,7 +32,7 @@ from sqlmodel import Field, Session, SQLModel, col
 from models.comment import Comment
 from models.counting import CountMode, count
 from models.errors import NotFound
-from models.ordering import Key, Page, after, key_of, stable_order
+from models.ordering import Key, Page, after, key_of, one_page, stable_order
 from models.post import Post
 from models.timestamps import to_iso, utc_now
 from models.user import User
@@ -169,9 +169,7 @@ def list_page(
         .limit(limit + 1)
     )
     rows = connection.execute(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if rows and more else None
+    rows, last = one_page(rows, limit)
     matching = core_select(col(Notification.id)).where(*conditions)
     if search:  # the search needs the joins; the other filters are on notifications alone
         matching = joined.with_only_columns(col(Notification.id)).where(*conditions)

@@ -44,6 +44,13 @@ def after(column: Any, id_column: Any, order: str, key: Key | None) -> list[Colu
     return [left > right] if order == "asc" else [left < right]
 
 
+def one_page(rows: Sequence[Any], limit: int) -> tuple[Sequence[Any], Any | None]:
+    """A page's rows from a query that asked for `limit + 1`, and its last row when more
+    follow (None on the last page): the extra row only says whether there is a next."""
+    page = rows[:limit]
+    return page, (page[-1] if len(rows) > limit and page else None)
+
+
 def key_of(value: Any, ident: uuid.UUID) -> Key:
     return (as_utc(value) if isinstance(value, datetime) else value, ident)
 

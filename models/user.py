@@ -26,7 +26,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.counting import CountMode, count
 from models.errors import Conflict, NotFound
-from models.ordering import Key, Page, after, key_of, stable_order
+from models.ordering import Key, Page, after, key_of, one_page, stable_order
 from models.passwords import Passwords
 from models.search import matches
 from models.timestamps import to_iso, utc_now
@@ -197,9 +197,7 @@ def list_page(
         .limit(limit + 1)
     )
     rows = connection.execute(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if rows and more else None
+    rows, last = one_page(rows, limit)
     total, estimated = count(
         connection,
         core_select(col(User.id)).where(*conditions),
