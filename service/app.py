@@ -47,6 +47,7 @@ from service.patches.request_validation import (
     refuse_unvalidated_parameters,
 )
 from service.resilience.database import DatabaseGuard
+from service.resilience.placement import ReadPlacement
 from service.runtime import EXTENSION, Runtime
 from service.settings import Settings
 
@@ -70,6 +71,13 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
     metrics.watch_breaker("database", guard.breaker)
     rate_limits = RateLimits(contract, settings, refused=metrics.refused)
     metrics.watch_breaker("rate_limit_storage", rate_limits.breaker)
+    placement = ReadPlacement(
+        enabled=settings.read_placement != "threads",
+        bound=settings.inline_read_timeout,
+        max_wait=settings.inline_read_max_wait if settings.read_placement == "adaptive" else None,
+        ready=guard.ready_for_the_loop,
+    )
+    metrics.watch_placement(placement)
     return Runtime(
         settings=settings,
         contract=contract,
@@ -80,6 +88,7 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
         threads=ThreadPoolExecutor(max(settings.threads, 1), thread_name_prefix="WSGI"),
         dashboard=Dashboard(settings),
         metrics=metrics,
+        placement=placement,
     )
 
 
@@ -154,7 +163,13 @@ def create_app(
     app.app.after_request(stamp_flask_response)
     # Where Flask runs (the event loop or a pool of WSGI_THREADS), per operation and
     # database: see service/patches/flask_bridge.py for why, bench/README.md for figures.
-    bridge_to_flask(app, settings, contract, runtime.threads)
+    bridge_to_flask(
+        app,
+        contract,
+        threads=settings.threads,
+        executor=runtime.threads,
+        placement=runtime.placement,
+    )
     return app
 
 

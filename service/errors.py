@@ -34,6 +34,7 @@ from models.errors import (
     WrongCredentials,
 )
 from service.resilience.outage_log import OutageLog
+from service.resilience.placement import ReadMoved
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +224,8 @@ def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> N
     async def on_domain_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, DomainError)
         error = from_domain(exc)
-        if isinstance(exc, Unavailable):
+        if isinstance(exc, Unavailable) and not isinstance(exc, ReadMoved):
+            # (A read moved out of the loop is run again; this answer is never sent.)
             summary = f"503 {operation_of(request)}"
             outages.failed(logging.WARNING, summary, exc, expected=exc.refused)
         return render(error)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from service.dashboard.aggregate import Dashboard
     from service.metrics import Metrics
     from service.resilience.database import DatabaseGuard
+    from service.resilience.placement import ReadPlacement
 
 EXTENSION = "runtime"
 
@@ -44,6 +45,8 @@ class Runtime:
     dashboard: Dashboard
     # Prometheus metrics (service/metrics.py).
     metrics: Metrics
+    # Whether reads run in the event loop or in the threads, now.
+    placement: ReadPlacement
 
 
 _current: ContextVar[Runtime] = ContextVar("runtime")

@@ -137,13 +137,17 @@ class Settings:
     trusted_proxy_hops: int = 0
     max_body_bytes: int = 1_048_576
     validate_responses: bool = True
-    # Threads that run Flask for writes in each worker (a2wsgi's pool); 0: none, every
-    # request runs in the event loop. Reads run in the event loop unless inline_reads is off.
-    # None (auto): 8; 2 where reads run in the loop (the threads serve writes only).
+    # Threads that run Flask (and token lookups) in each worker; 0: none, every request
+    # runs in the event loop. None (auto): 8; 2 where reads always run in the loop (the
+    # threads serve writes only).
     wsgi_threads: int | None = None
-    # Reads (and token lookups) in the event loop instead of the threads. None (auto): on
-    # for SQLite, off for a network database (README "Speed": the faster on each).
+    # Reads (and token lookups) in the event loop: True, False, or None (auto: see
+    # `read_placement`, README "Speed" for the figures).
     inline_reads: bool | None = None
+    # A read in the loop may wait this long on the database in all before it moves to the
+    # threads; reads whose typical wait is over `inline_read_max_wait` go to the threads.
+    inline_read_timeout: float = 0.05
+    inline_read_max_wait: float = 0.0003
     # Every wait on a dependency is bounded (seconds); see README "Bad days".
     database_connect_timeout: float = 2.0
     database_pool_timeout: float = 2.0
@@ -180,27 +184,38 @@ class Settings:
     metrics_multiproc_dir: str | None = None
 
     @property
-    def reads_inline(self) -> bool:
-        """Whether reads and token lookups run in the event loop (`INLINE_READS`; auto: on
-        SQLite, whose reads never wait on a network or on a writer, WAL); always with no
-        threads to run them in."""
-        if self.wsgi_threads == 0:
-            return True
-        if self.inline_reads is None:
-            return self.database_url.startswith("sqlite")
-        return self.inline_reads
+    def read_placement(self) -> str:
+        """Where reads and token lookups run (service/resilience/placement.py):
+
+        - `loop`: in the event loop (`INLINE_READS=true`; auto on SQLite, whose file never
+          goes silent; always with no threads);
+        - `adaptive`: in the loop while the database answers them at once, else in the
+          threads (auto on a network database);
+        - `threads`: in the threads (`INLINE_READS=false`; auto wherever rate limits are
+          counted in Redis, whose waits on the loop nothing could cut short).
+        """
+        if self.wsgi_threads == 0 or self.inline_reads is True:
+            return "loop"
+        if self.inline_reads is False or not self.rate_limits_local:
+            return "threads"
+        return "loop" if self.database_url.startswith("sqlite") else "adaptive"
+
+    @property
+    def rate_limits_local(self) -> bool:
+        """Whether counting a request waits on nothing outside the process."""
+        return not self.ratelimit_enabled or self.ratelimit_storage_uri.startswith("memory")
 
     @property
     def threads(self) -> int:
         """Threads per worker for Flask and token lookups (0: none, all in the loop).
 
         Auto: 8, so that requests waiting on database round trips do not queue every
-        other request (bench/README.md, round 3); 2 where reads run in the loop and the
-        threads only serve writes (a password hash, SQLite's write lock), unless the
+        other request (bench/README.md, round 3); 2 where reads always run in the loop and
+        the threads only serve writes (a password hash, SQLite's write lock), unless the
         dashboard calls other services, whose waits are in the threads too."""
         if self.wsgi_threads is not None:
             return self.wsgi_threads
-        return 2 if self.reads_inline and not self.dashboard_calls_network else 8
+        return 2 if self.read_placement == "loop" and not self.dashboard_calls_network else 8
 
     @property
     def dashboard_calls_network(self) -> bool:
@@ -248,6 +263,8 @@ class Settings:
             ),
             database_request_timeout=_seconds(env, "DATABASE_REQUEST_TIMEOUT", 4.0, minimum=0.01),
             ratelimit_storage_timeout=_seconds(env, "RATELIMIT_STORAGE_TIMEOUT", 0.5, minimum=0.01),
+            inline_read_timeout=_seconds(env, "INLINE_READ_TIMEOUT", 0.05, minimum=0.001),
+            inline_read_max_wait=_seconds(env, "INLINE_READ_MAX_WAIT", 0.0003, minimum=0),
             breaker_failures=_integer(env, "BREAKER_FAILURES", 3, minimum=1),
             breaker_cooldown=_seconds(env, "BREAKER_COOLDOWN", 0.5, minimum=0.01),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),

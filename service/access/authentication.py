@@ -28,6 +28,7 @@ from models.timestamps import to_iso
 from models.user import User
 from models.viewer import ANONYMOUS, Viewer
 from service.errors import ApiError, from_domain
+from service.resilience.placement import ReadMoved
 from service.runtime import Runtime, current
 
 
@@ -67,14 +68,20 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
     """Connexion's bearer hook: the caller's claims, or `InvalidToken` (a 401) saying why.
 
     A refused token counts as a failed credential of the client (see rate_limits).
-    It runs in the app's threads, where Flask runs: a database or Redis that goes
-    silent must not stall the event loop. With `INLINE_READS=true` it runs in the loop,
-    like reads (one indexed query; the hop to a thread and back may cost more).
+    It runs where reads run (service/resilience/placement.py): in the event loop while
+    the database answers at once (one indexed query; the hop to a thread and back may
+    cost more), else in the app's threads, where Flask runs, so that a database or Redis
+    that goes silent does not stall the loop. A lookup that gives up in the loop
+    (`ReadMoved`) is done again in the threads.
     """
     runtime = current()
     try:
-        if runtime.settings.reads_inline:
-            return _authenticate(runtime, token, request)
+        if runtime.placement.inline():
+            try:
+                with runtime.placement.attempt():
+                    return _authenticate(runtime, token, request)
+            except ReadMoved:
+                pass
         # In the app's own threads, those Flask runs in: one pool, one bound on concurrency.
         context = contextvars.copy_context()  # the request's runtime, id and budget
         return await asyncio.get_running_loop().run_in_executor(

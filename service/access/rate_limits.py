@@ -54,6 +54,8 @@ STORAGE_ERROR_LOG_INTERVAL = 60.0
 AUTH_FAILURES = "auth_failures"
 # An operation's `x-rate-limit` that exempts it from counting.
 UNLIMITED = "none"
+# Where a request's count is kept in its ASGI scope: (count, window end), or () unlimited.
+COUNTED = "service.rate_limit_counted"
 
 
 def storage_options(uri: str, timeout: float) -> dict[str, Any]:
@@ -267,14 +269,25 @@ class RateLimits:
         limit = self.per_operation.get(operation)
         if limit is None:  # x-rate-limit: none
             return
-        key = limit.key_for(self.NAMESPACE, operation, self.key(operation))
-        expiry = limit.get_expiry()
-        try:
-            with self.guarded.calling():
-                count = self.storage.incr(key, expiry)
-                reset_at = self.window_ends.of(key, count, expiry)
-        except StorageDown:
+        # A read run again in the threads (service/resilience/placement.py) is counted
+        # once: its first run left the count in the request's ASGI scope, which both share.
+        scope = flask.request.environ.get("asgi.scope", {})
+        counted = scope.get(COUNTED)
+        if counted is None:
+            key = limit.key_for(self.NAMESPACE, operation, self.key(operation))
+            expiry = limit.get_expiry()
+            try:
+                with self.guarded.calling():
+                    count = self.storage.incr(key, expiry)
+                    reset_at = self.window_ends.of(key, count, expiry)
+            except StorageDown:
+                scope[COUNTED] = ()
+                return
+            scope[COUNTED] = (count, reset_at)
+        elif not counted:  # served without limits the first time
             return
+        else:
+            count, reset_at = counted
         window = Window(limit, max(limit.amount - count, 0), int(reset_at))
         flask.g.rate_limit_window = window
         if count > limit.amount:

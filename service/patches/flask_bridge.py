@@ -9,14 +9,14 @@ app's `WSGI_THREADS`, shared with token lookups), or does not leave the loop at 
 Where each request runs:
 - Operations that touch nothing that can wait (no `503` declared in the contract: the
   liveness probe) run in the loop's thread (`InlineWSGIMiddleware`), always.
-- Everything else runs in the app's threads (`WSGI_THREADS`, 8 by default), reads
-  included: a read blocked in the loop on a silent network (PostgreSQL, Redis) would
-  stop every request of the worker, the contract documents and the liveness probe
-  included, until its deadline. With one hand-off each way (`PooledWSGIMiddleware`)
-  threads were also as fast or faster than the loop under load, on SQLite too
-  (bench/README.md, round 3). `INLINE_READS=true` runs reads (GET, HEAD, OPTIONS) and
-  token lookups in the loop again: a few indexed queries that never wait for a lock in
-  SQLite's WAL mode; only for a database that cannot go silent.
+- Reads (GET, HEAD, OPTIONS) run where the app's `ReadPlacement` says
+  (service/resilience/placement.py): in the loop while the database answers them at once,
+  bounded and sampled there, in the threads otherwise. A read that gives up in the loop
+  (`InlineAttempt.moved`) is run again from the start in the threads, its first answer
+  discarded: nothing of it was sent. An operation that calls other services (the
+  dashboard) never runs in the loop.
+- Everything else runs in the app's threads (`WSGI_THREADS`) with one hand-off each way
+  (`PooledWSGIMiddleware`).
 `WSGI_THREADS=0` runs every request in the loop.
 """
 
@@ -34,15 +34,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.access.routing_guard import refuse_unrouted
 from service.contract import Contract
-from service.settings import Settings
+from service.resilience.placement import ReadPlacement
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class FlaskBridge:
-    """Connexion's last layer: routed requests to Flask, reads in the loop, writes in a
-    pool of `threads` (0: every request in the loop; `inline_reads=False`: every request
-    in the pool).
+    """Connexion's last layer: routed requests to Flask, reads where `placement` says,
+    writes in a pool of `threads` (0: every request in the loop).
 
     It replaces the a2wsgi bridge that Connexion builds (`FlaskApp._middleware_app
     .asgi_app`), keeping its `app` attribute: the WSGI app, which
@@ -54,14 +53,14 @@ class FlaskBridge:
         wsgi: Any,
         *,
         threads: int,
-        inline_reads: bool,
+        placement: ReadPlacement,
         always_inline: frozenset[str] = frozenset(),
         never_inline: frozenset[str] = frozenset(),
         executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.threads = threads
         self.executor = executor or ThreadPoolExecutor(max(threads, 1), thread_name_prefix="WSGI")
-        self.inline_reads = inline_reads and threads > 0
+        self.placement = placement
         # Operations (as Connexion's routing names them) that never wait on anything.
         self.always_inline = always_inline
         self.never_inline = never_inline
@@ -81,15 +80,38 @@ class FlaskBridge:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         refuse_unrouted(scope)
-        await (self._inline if self.runs_inline(scope) else self._pooled)(scope, receive, send)
-
-    def runs_inline(self, scope: Scope) -> bool:
         if self.threads == 0:
-            return True
+            await self._inline(scope, receive, send)
+            return
         operation = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
-        if self.inline_reads and scope.get("method") in SAFE_METHODS:
-            return operation not in self.never_inline
-        return operation in self.always_inline
+        if operation in self.always_inline:
+            await self._inline(scope, receive, send)
+        elif (
+            scope.get("method") in SAFE_METHODS
+            and operation not in self.never_inline
+            and self.placement.inline()
+        ):
+            await self._read_in_the_loop(scope, receive, send)
+        else:
+            await self._pooled(scope, receive, send)
+
+    async def _read_in_the_loop(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A read in the loop, bounded; run again in the threads if it gave up there."""
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        if body is None:
+            return
+        with self.placement.attempt() as attempt:
+            try:
+                answer: Answer | None = run_wsgi(self._wsgi, scope, body)
+            except Exception:  # Flask lets errors out to Connexion's layer, `ReadMoved` too
+                if not attempt.moved:
+                    raise
+                answer = None
+        if answer is None or attempt.moved:
+            answer = await run_pooled(self._wsgi, self.executor, scope, body)
+        await send_answer(send, answer)
 
 
 def waits_on_nothing(contract: Contract) -> frozenset[str]:
@@ -112,14 +134,19 @@ def waits_on_the_network(contract: Contract) -> frozenset[str]:
 
 
 def bridge_to_flask(
-    app: FlaskApp, settings: Settings, contract: Contract, executor: ThreadPoolExecutor
+    app: FlaskApp,
+    contract: Contract,
+    *,
+    threads: int,
+    executor: ThreadPoolExecutor,
+    placement: ReadPlacement,
 ) -> None:
     """Put a `FlaskBridge` where Connexion's a2wsgi bridge was (10 threads, no option)."""
     side = app._middleware_app  # noqa: SLF001 (the patch)
     side.asgi_app = FlaskBridge(
         side.app.wsgi_app,
-        threads=settings.threads,
-        inline_reads=settings.reads_inline,
+        threads=threads,
+        placement=placement,
         always_inline=waits_on_nothing(contract),
         never_inline=waits_on_the_network(contract),
         executor=executor,
@@ -203,11 +230,12 @@ class PooledWSGIMiddleware:
         if scope["type"] != "http":
             return
         body = await read_body(receive)
-        if body is None:
-            return
-        context = contextvars.copy_context()  # the request's runtime, id and budget
-        loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(
-            self.executor, context.run, run_wsgi, self.app, scope, body
-        )
-        await send_answer(send, answer)
+        if body is not None:
+            await send_answer(send, await run_pooled(self.app, self.executor, scope, body))
+
+
+async def run_pooled(app: Any, executor: ThreadPoolExecutor, scope: Scope, body: bytes) -> Answer:
+    """`run_wsgi` in a thread of `executor`, in a copy of the request's context."""
+    context = contextvars.copy_context()  # the request's runtime, id and budget
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, context.run, run_wsgi, app, scope, body)
