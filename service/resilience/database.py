@@ -103,8 +103,10 @@ class DatabaseGuard:
         if deadline is not None:
             self.watchdog.hold(id(record), deadline, lambda: _socket_of(dbapi_connection))
 
-    def _on_checkin(self, _dbapi_connection: Any, record: Any) -> None:
-        self.watchdog.release(id(record))
+    def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
+        if self.watchdog.release(id(record)) and dbapi_connection is not None:
+            # Cut after its last statement had its answer: dead, though no one noticed.
+            record.invalidate()
 
     @staticmethod
     def _on_connect(*_: Any) -> None:

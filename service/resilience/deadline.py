@@ -97,6 +97,7 @@ class Watchdog:
         self._held: dict[int, tuple[float, Callable[[], int]]] = {}
         self._thread: threading.Thread | None = None
         self._wakes_at = float("inf")  # when the watchdog's thread looks again
+        self._cut: set[int] = set()  # keys cut and not released since
         self.cuts = 0
 
     def hold(self, key: int, deadline: float, fileno: Callable[[], int]) -> None:
@@ -112,9 +113,16 @@ class Watchdog:
                 # order, and a wake-up per query would cost every request a switch.
                 self._lock.notify()
 
-    def release(self, key: int) -> None:
+    def release(self, key: int) -> bool:
+        """Stop watching `key`; whether it was cut meanwhile. A cut may land just as its
+        owner finishes, blocked on nothing: the owner then never hears of it, and the
+        connection must not go back to the pool as if alive."""
         with self._lock:
             self._held.pop(key, None)
+            if key in self._cut:
+                self._cut.discard(key)
+                return True
+            return False
 
     def _watch(self) -> None:
         idle_since = time.monotonic()
@@ -124,7 +132,8 @@ class Watchdog:
                 due = [key for key, (deadline, _) in self._held.items() if deadline <= now]
                 for key in due:
                     _, fileno = self._held.pop(key)
-                    self._cut(fileno)
+                    if self._cut_socket(fileno):
+                        self._cut.add(key)
                 if self._held:
                     idle_since = now
                     wait = min(deadline for deadline, _ in self._held.values()) - now
@@ -137,10 +146,11 @@ class Watchdog:
                 self._wakes_at = now + wait
                 self._lock.wait(wait)
 
-    def _cut(self, fileno: Callable[[], int]) -> None:
+    def _cut_socket(self, fileno: Callable[[], int]) -> bool:
         try:
             descriptor = fileno()
         except Exception:  # closed meanwhile: nothing is waiting on it
-            return
+            return False
         self.cuts += 1
         cut(descriptor)
+        return True

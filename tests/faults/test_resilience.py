@@ -215,20 +215,27 @@ class Scene:
 
 
 @contextmanager
-def scene(postgres_url: str, redis_url: str, *, cors: bool = True) -> Iterator[Scene]:
-    """A served instance (2 workers) behind both proxies, under traffic of every kind."""
+def scene(
+    postgres_url: str, redis_url: str, *, cors: bool = True, limits: str = "redis"
+) -> Iterator[Scene]:
+    """A served instance (2 workers) behind both proxies, under traffic of every kind.
+
+    `limits`: where rate limits are counted, `redis` (through its proxy; reads then run
+    in the threads) or `memory` (reads then run in the event loop while the database
+    answers at once: service/resilience/placement.py)."""
     tag = f"bad-day-{secrets.token_hex(4)}"
     env = dict(BOUNDS)
     if cors:
         env["CORS_ORIGINS"] = "https://app.example.com"
+    in_redis = limits == "redis"
     with (
         FaultProxy(upstream_of(postgres_url)) as database,
         FaultProxy(upstream_of(redis_url)) as redis,
         served(
             postgres_url,
             database_proxy=database,
-            ratelimit_storage_uri=redis_url,
-            redis_proxy=redis,
+            ratelimit_storage_uri=redis_url if in_redis else None,
+            redis_proxy=redis if in_redis else None,
             env=env,
         ) as service,
     ):
@@ -357,8 +364,16 @@ def test_postgres_refusing(postgres_url: str, redis_url: str) -> None:
         assert_readable_log(s.service, len(failed))
 
 
-def test_postgres_silent_past_the_worker_timeout(postgres_url: str, redis_url: str) -> None:
-    with scene(postgres_url, redis_url) as s:
+PLACES = pytest.mark.parametrize(
+    "limits", ["redis", "memory"], ids=["reads-in-threads", "reads-adaptive"]
+)
+
+
+@PLACES
+def test_postgres_silent_past_the_worker_timeout(
+    postgres_url: str, redis_url: str, limits: str
+) -> None:
+    with scene(postgres_url, redis_url, limits=limits) as s:
         s.database.set_mode(SILENT)
         started = time.monotonic()
         status, ready = get(s.service.base_url, "/api/ready")
@@ -407,10 +422,13 @@ def recovered_after_limits(traffic: Traffic, since: float) -> float:
     return float("inf")
 
 
-def test_postgres_far_away_stalls_no_one_else(postgres_url: str, redis_url: str) -> None:
+@PLACES
+def test_postgres_far_away_stalls_no_one_else(
+    postgres_url: str, redis_url: str, limits: str
+) -> None:
     """Each database round trip 40 ms longer: reads take longer, nothing else does (the
-    database is waited for in threads, never in the event loop)."""
-    with scene(postgres_url, redis_url) as s:
+    database is waited for in threads; a read in the loop leaves it at 50 ms)."""
+    with scene(postgres_url, redis_url, limits=limits) as s:
         answers = fault_for(s.database, latency(20), 4, s.traffic)
         assert_unaffected(answers)
         reads = [a for a in answers if a.kind in ("list", "me")]

@@ -11,10 +11,12 @@ import time
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError, TimeoutError
 
 from models.errors import Unavailable
 from service.access.rate_limits import storage_options
+from service.app import runtime_of
 from service.resilience.breaker import Breaker, BreakerOpen
 from service.resilience.database import DatabaseGuard, is_outage
 from service.resilience.deadline import Watchdog
@@ -85,6 +87,8 @@ def test_the_watchdog_wakes_a_read_blocked_past_its_deadline():
         assert ours.recv(10) == b""  # woken by the end of the stream, not the timeout
         assert 0.15 < time.monotonic() - started < 5
         assert watchdog.cuts == 1
+        assert watchdog.release(1) is True  # its owner learns it was cut
+        assert watchdog.release(1) is False
 
 
 def test_the_watchdog_leaves_released_connections_alone():
@@ -92,7 +96,7 @@ def test_the_watchdog_leaves_released_connections_alone():
     ours, theirs = socket.socketpair()
     with ours, theirs:
         watchdog.hold(1, time.monotonic() + 0.1, ours.fileno)
-        watchdog.release(1)
+        assert watchdog.release(1) is False
         time.sleep(0.3)
         theirs.sendall(b"still open")
         assert ours.recv(10) == b"still open"
@@ -210,3 +214,18 @@ def test_a_database_that_refuses_is_a_503_never_a_500(app_with, caplog):
     assert lines[1].startswith("503 get_me: Unavailable")
     assert "not retried" not in lines[0] and "BreakerOpen" in lines[3]  # the breaker opened
     assert api.get("/api/health").status_code == 200
+
+
+def test_a_connection_cut_after_its_last_answer_does_not_go_back_to_the_pool(app_with, settings):
+    """A cut may land when its owner waits on nothing (its last answer in, the block not
+    yet left): the owner never notices, and the next request must not get a dead socket."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the watchdog watches PostgreSQL's sockets")
+    api = app_with(database_request_timeout=0.1)
+    database = runtime_of(api.app).database
+    with database.read() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+        time.sleep(0.4)  # past the deadline, blocked on nothing: cut under it
+    assert runtime_of(api.app).database_guard.watchdog.cuts == 1
+    with database.read() as connection:  # a fresh deadline, the same pool
+        assert connection.execute(text("SELECT 2")).scalar() == 2
