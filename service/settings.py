@@ -147,7 +147,7 @@ class Settings:
     # A read in the loop may wait this long on the database in all before it moves to the
     # threads; reads whose typical wait is over `inline_read_max_wait` go to the threads.
     inline_read_timeout: float = 0.05
-    inline_read_max_wait: float = 0.0003
+    inline_read_max_wait: float = 0.0005
     # Every wait on a dependency is bounded (seconds); see README "Bad days".
     database_connect_timeout: float = 2.0
     database_pool_timeout: float = 2.0
@@ -264,7 +264,7 @@ class Settings:
             database_request_timeout=_seconds(env, "DATABASE_REQUEST_TIMEOUT", 4.0, minimum=0.01),
             ratelimit_storage_timeout=_seconds(env, "RATELIMIT_STORAGE_TIMEOUT", 0.5, minimum=0.01),
             inline_read_timeout=_seconds(env, "INLINE_READ_TIMEOUT", 0.05, minimum=0.001),
-            inline_read_max_wait=_seconds(env, "INLINE_READ_MAX_WAIT", 0.0003, minimum=0),
+            inline_read_max_wait=_seconds(env, "INLINE_READ_MAX_WAIT", 0.0005, minimum=0),
             breaker_failures=_integer(env, "BREAKER_FAILURES", 3, minimum=1),
             breaker_cooldown=_seconds(env, "BREAKER_COOLDOWN", 0.5, minimum=0.01),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),

@@ -10,15 +10,17 @@ the loop only on its `ReadPlacement`'s terms:
   of database work in all (`INLINE_READ_TIMEOUT`). Past it, the database watchdog cuts
   its connection (service/resilience/deadline.py), the guard raises `ReadMoved`, and the
   read is run again from the start in the threads, within what is left of the request's
-  own deadline, and reads after it go to the threads for a while. A read never opens a
-  connection in the loop (a connect is bounded only by libpq's `connect_timeout`, 2 s):
-  it moves alone, and the next read finds the connection in the pool. Nothing was sent
-  yet, and a read is safe to repeat; its rate limit counts it twice.
+  own deadline, and reads after it go to the threads for a while. Nothing of it was sent,
+  a read is safe to repeat, and its rate limit counts it once (the count is kept in the
+  request's scope). A read never opens a connection in the loop (libpq bounds a connect
+  by whole seconds only): it starts in the loop only with a connection waiting in the
+  pool, and one that finds none there after all moves alone.
 - **Cheap.** The loop's wait of each unit of work in it (wall time less the thread's CPU
-  time) is sampled. When the typical wait of a window of them (its lower quartile: waits
-  for the GIL behind the threads inflate a few, never all) is over `max_wait`
-  (`INLINE_READ_MAX_WAIT`), a database a network hop away, reads go to the threads,
-  where several can wait at once (0.34-0.78x of the threads in the loop 0.5 ms away).
+  time) is sampled if it made a round trip. When the typical wait of a window of them
+  (its lower quartile: waits for the GIL behind the threads inflate a few, never all) is
+  over `max_wait` (`INLINE_READ_MAX_WAIT`), a database a network hop away, reads go to
+  the threads, where several can wait at once (in the loop they ran at 0.34-0.78x of the
+  threads 0.5 ms away).
 - **Retried.** After a move, reads stay in the threads for `retry` seconds, doubling
   each time the loop proves slow again (to `LONGEST_RETRY`), back to the first retry once
   a window is fast: a database that recovers or moves nearer gets the loop back. Reads
@@ -40,6 +42,9 @@ from models.errors import Unavailable
 
 # Units of work sampled per decision: a few requests' worth.
 WINDOW = 16
+# A unit that waited less made no round trip (some make none): it says nothing of how
+# far the database is. One on the same host waits 30-100 µs.
+NO_ROUND_TRIP = 0.00001
 FIRST_RETRY = 1.0
 LONGEST_RETRY = 60.0
 
@@ -90,7 +95,7 @@ class ReadPlacement:
 
     def record(self, waited: float) -> None:
         """A unit of work in the loop waited `waited` seconds (wall time less CPU time)."""
-        if self.max_wait is None:
+        if self.max_wait is None or waited < NO_ROUND_TRIP:
             return
         self.samples.append(waited)
         if len(self.samples) < WINDOW:

@@ -264,8 +264,8 @@ def run_fault(
         served(
             database_url,
             database_proxy=database,
-            ratelimit_storage_uri=redis_url,
-            redis_proxy=storage,
+            ratelimit_storage_uri=redis_url if args.limits == "redis" else None,
+            redis_proxy=storage if args.limits == "redis" else None,
             workers=args.workers,
             env={"RATELIMIT_SCALE": "1000"},
             log_path=log_path,
@@ -470,6 +470,13 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--pg-refuse", type=float, default=10, help="seconds; 0 skips it")
     parser.add_argument("--pg-silent", type=float, default=10, help="seconds; 0 skips it")
     parser.add_argument("--redis-silent", type=float, default=15, help="seconds; 0 skips it")
+    parser.add_argument(
+        "--limits",
+        choices=("redis", "memory"),
+        default="redis",
+        help="where rate limits are counted: in Redis reads run in the threads; in memory "
+        "they run in the event loop while the database answers at once (no Redis fault)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=30, help="requests per second offered")
     parser.add_argument("--threads-per-kind", type=int, default=2)
@@ -492,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     faults = [
         Fault("PostgreSQL refuse", "postgresql", REFUSE, args.pg_refuse),
         Fault("PostgreSQL silent", "postgresql", SILENT, args.pg_silent),
-        Fault("Redis silent", "redis", SILENT, args.redis_silent),
+        Fault("Redis silent", "redis", SILENT, args.redis_silent if args.limits == "redis" else 0),
     ]
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="faults-measure-"))
     log_dir.mkdir(parents=True, exist_ok=True)

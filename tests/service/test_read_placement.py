@@ -71,6 +71,17 @@ def test_a_few_slow_units_among_fast_ones_leave_reads_in_the_loop():
     assert reads.inline()
 
 
+def test_units_that_made_no_round_trip_are_not_counted():
+    """Some units wait on nothing; a third of them, and the typical wait would read as
+    none however far the database is."""
+    reads = placement(Clock())
+    for _ in range(3 * WINDOW):
+        reads.record(0.0)
+    window(reads, 0.0, 0.003, 0.003)
+    window(reads, 0.0, 0.003, 0.003)
+    assert not reads.inline()
+
+
 def test_a_cut_moves_reads_whatever_they_waited_a_connect_moves_one():
     clock = Clock()
     reads = placement(clock, max_wait=None)  # INLINE_READS=true, or SQLite

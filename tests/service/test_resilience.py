@@ -167,7 +167,7 @@ def test_the_bounds_are_settings():
     assert (settings.read_placement, settings.threads) == ("loop", 2)
     network = Settings.from_env({"DATABASE_URL": "postgresql+psycopg://db/app"})
     assert (network.read_placement, network.threads) == ("adaptive", 8)
-    assert (network.inline_read_timeout, network.inline_read_max_wait) == (0.05, 0.0003)
+    assert (network.inline_read_timeout, network.inline_read_max_wait) == (0.05, 0.0005)
     assert Settings.from_env({"INLINE_READS": "false"}).read_placement == "threads"
     upstream = Settings.from_env({"DASHBOARD_STATS_URL": "http://127.0.0.1:9/api"})
     assert (upstream.read_placement, upstream.threads) == ("loop", 8)  # its waits need threads
