@@ -36,7 +36,7 @@ from service.resilience.deadline import (
     set_unit_deadline,
     unit_deadline,
 )
-from service.resilience.placement import ReadMoved, inline_attempt
+from service.resilience.placement import inline_attempt
 from service.settings import Settings
 
 DATABASE = "the database"
@@ -44,8 +44,10 @@ DATABASE = "the database"
 
 def is_outage(error: BaseException) -> bool:
     """Whether `error` says the database is out of reach, not that a request was wrong."""
-    if isinstance(error, ReadMoved):  # cut short: the database did not answer in time
-        return error.reason == "cut"
+    # A read moved out of the loop counts too: cut short, the database did not answer in
+    # time; needing a connection, the pool's were dropped (after a cut, say). pybreaker
+    # would count an exception it is told to ignore as a success, which must not reset
+    # the failures of an outage; the read's run in the threads counts next.
     if isinstance(error, (Unavailable, sa.InterfaceError, sa.TimeoutError)):
         return True
     if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
@@ -124,8 +126,8 @@ class DatabaseGuard:
             return
         attempt = inline_attempt()
         if attempt is not None and self._pool is not None and not self._pool.checkedin():
-            # Before the breaker: a move is not an outage, nor a success. (A thread may
-            # still take the last idle connection first: `_on_connect` moves the read then.)
+            # Before the breaker: no connection waiting is no sign of an outage. (A thread
+            # may still take the last idle one first: `_on_connect` moves the read then.)
             raise attempt.move("connect")
         bound = deadline if attempt is None else min(deadline, attempt.unit_deadline())
         token = set_unit_deadline(bound)

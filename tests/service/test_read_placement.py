@@ -220,3 +220,27 @@ def test_a_silent_database_holds_the_loop_no_longer_than_the_bound(settings, pro
     assert len(probes) > 10
     assert {status for status, _ in probes} == {200}
     assert max(seconds for _, seconds in probes) < 1.0, sorted(s for _, s in probes)[-3:]
+
+
+def test_reads_moved_out_of_the_loop_count_towards_the_breaker(app_with, settings, proxy):
+    """After a cut the pool drops its older connections, so the next read in the loop
+    finds none it may use and moves: a move must count as a failure of the outage, not
+    as the success pybreaker counts an exception it ignores (which would keep the
+    breaker closed, and every request waiting, for the whole outage)."""
+    api = app_with(
+        database_url=through(settings.database_url, proxy),
+        breaker_failures=3,
+        raise_server_exceptions=False,
+    )
+    runtime = runtime_of(api.app)
+    engine = runtime.database.engine
+    held = [engine.connect() for _ in range(3)]  # three connections wait in the pool
+    for connection in held:
+        connection.close()
+    proxy.set_mode(SILENT)
+    first = api.get("/api/posts")  # cut in the loop (1), then no answer in a thread (2)
+    assert first.status_code == 503
+    assert runtime.database_guard.breaker.state == "closed"
+    second = api.get("/api/posts")  # in the loop, a dropped connection: moved (3)
+    assert second.status_code == 503
+    assert runtime.database_guard.breaker.state == "open"
