@@ -11,11 +11,14 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 DEFAULT_DATABASE_URL = "sqlite:///data/app.db"
 ENVIRONMENTS = ("development", "test", "production")
 LOG_FORMATS = ("text", "json")
 DEFAULT_METRICS_PORT = 9464
+# Where reads and token lookups run (Settings.read_placement).
+ReadPlacementMode = Literal["loop", "adaptive", "threads"]
 
 
 class SettingsError(ValueError):
@@ -184,7 +187,7 @@ class Settings:
     metrics_multiproc_dir: str | None = None
 
     @property
-    def read_placement(self) -> str:
+    def read_placement(self) -> ReadPlacementMode:
         """Where reads and token lookups run (service/resilience/placement.py):
 
         - `loop`: in the event loop (`INLINE_READS=true`; auto on SQLite, whose file never

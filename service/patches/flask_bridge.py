@@ -104,12 +104,11 @@ class FlaskBridge:
             return
         with self.placement.attempt() as attempt:
             try:
-                answer: Answer | None = run_wsgi(self._wsgi, scope, body)
+                answer = run_wsgi(self._wsgi, scope, body)
             except Exception:  # Flask lets errors out to Connexion's layer, `ReadMoved` too
                 if not attempt.moved:
                     raise
-                answer = None
-        if answer is None or attempt.moved:
+        if attempt.moved:
             answer = await run_pooled(self._wsgi, self.executor, scope, body)
         await send_answer(send, answer)
 
