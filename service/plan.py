@@ -1,0 +1,154 @@
+"""Each operation's plan: what the contract says about it, compiled once at start-up.
+
+Every layer of a request reads the plan of the operation it was routed to (through the
+request's scope, service/edge/scope.py); none reads the contract again or derives these
+facts on its own, so no two layers can disagree about a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from limits import RateLimitItem, parse
+
+from service.contract import HTTP_METHODS, Contract
+
+# required: a bearer token or 401; optional: a token is checked if sent; none: ignored.
+Authentication = Literal["required", "optional", "none"]
+# An operation's `x-rate-limit` that exempts it from counting.
+UNLIMITED = "none"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may call an operation (`x-roles`, `x-allow`, `x-field-roles`, `x-param-roles`,
+    `x-param-value-roles`); service/access/authorization.py enforces it."""
+
+    controller: str
+    roles: frozenset[str] | None = None
+    allow: frozenset[str] | None = None
+    field_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    field_defaults: Mapping[str, Any] = field(default_factory=dict)
+    param_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    param_defaults: Mapping[str, str] = field(default_factory=dict)
+    param_value_roles: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return (
+            self.roles is None
+            and self.allow is None
+            and not self.field_roles
+            and not self.param_roles
+            and not self.param_value_roles
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    operation_id: str
+    # How Connexion names the routed operation: the function it resolved to.
+    routed_name: str
+    method: str
+    # The route template under the base path (`/api/posts/{id}`): logs and metrics name
+    # requests by it, never by the raw path.
+    route: str
+    authentication: Authentication
+    policy: Policy
+    # None: `x-rate-limit: none`.
+    rate_limit: RateLimitItem | None
+    # `x-rate-limit-key: address`: counted per client address even for a signed-in caller.
+    rate_limit_by_address: bool
+    # The media types its request body may have, lower-case; () for no body.
+    media_types: tuple[str, ...]
+    # Declares 503: it waits on a dependency (the database, the rate-limit storage).
+    waits_on_dependencies: bool
+    # Declares 502 or 504: it calls other services (the dashboard).
+    calls_upstreams: bool
+
+    @property
+    def is_read(self) -> bool:
+        return self.method in ("GET", "HEAD", "OPTIONS")
+
+
+def scaled(declared: str, scale: int) -> RateLimitItem:
+    """`declared` ("10/minute") with its amount multiplied by `scale` (RATELIMIT_SCALE)."""
+    item = parse(declared)
+    return parse(f"{item.amount * scale}/{item.multiples} {item.GRANULARITY.name}")
+
+
+def _authentication(requirements: list[dict[str, Any]]) -> Authentication:
+    bearer = any("bearerAuth" in requirement for requirement in requirements)
+    if not bearer:
+        return "none"
+    return "optional" if any(not requirement for requirement in requirements) else "required"
+
+
+def _policy(contract: Contract, operation_id: str, operation: dict[str, Any]) -> Policy:
+    field_roles = {
+        name: frozenset(roles) for name, roles in operation.get("x-field-roles", {}).items()
+    }
+    param_roles = operation.get("x-param-roles", {})
+    return Policy(
+        controller=operation["x-openapi-router-controller"],
+        roles=frozenset(operation["x-roles"]) if "x-roles" in operation else None,
+        allow=frozenset(operation["x-allow"]) if "x-allow" in operation else None,
+        field_roles=field_roles,
+        field_defaults={name: contract.body_default(operation_id, name) for name in field_roles},
+        param_roles={name: frozenset(roles) for name, roles in param_roles.items()},
+        param_defaults={name: contract.query_default(operation_id, name) for name in param_roles},
+        param_value_roles={
+            name: {value: frozenset(roles) for value, roles in values.items()}
+            for name, values in operation.get("x-param-value-roles", {}).items()
+        },
+    )
+
+
+class Plans:
+    """Every operation's plan, by the name Connexion gives a routed request."""
+
+    def __init__(self, contract: Contract, *, rate_limit_scale: int = 1) -> None:
+        document = contract.document
+        default_limit = document["x-rate-limit-default"]
+        self.auth_failures = scaled(document["x-rate-limit-auth-failures"], rate_limit_scale)
+        self._by_routed_name: dict[str, Plan] = {}
+        for template, item in document["paths"].items():
+            for method in HTTP_METHODS:
+                if method not in item:
+                    continue
+                operation = item[method]
+                operation_id = operation["operationId"]
+                declared_limit = operation.get("x-rate-limit", default_limit)
+                body = operation.get("requestBody", {}).get("content", {})
+                responses = set(operation["responses"])
+                plan = Plan(
+                    operation_id=operation_id,
+                    routed_name=contract.routed_name(operation_id),
+                    method=method.upper(),
+                    route=contract.base_path + template,
+                    authentication=_authentication(operation.get("security", document["security"])),
+                    policy=_policy(contract, operation_id, operation),
+                    rate_limit=None
+                    if declared_limit == UNLIMITED
+                    else scaled(declared_limit, rate_limit_scale),
+                    rate_limit_by_address=operation.get("x-rate-limit-key") == "address",
+                    media_types=tuple(media.lower() for media in body),
+                    waits_on_dependencies="503" in responses,
+                    calls_upstreams=bool({"502", "504"} & responses),
+                )
+                self._by_routed_name[plan.routed_name] = plan
+
+    def of(self, routed_name: str | None) -> Plan | None:
+        """The plan of a routed operation (None: the request was routed to none)."""
+        return self._by_routed_name.get(routed_name) if routed_name else None
+
+    def __iter__(self) -> Iterator[Plan]:
+        return iter(self._by_routed_name.values())
+
+    def __getitem__(self, operation_id: str) -> Plan:
+        for plan in self:
+            if plan.operation_id == operation_id:
+                return plan
+        raise KeyError(operation_id)
