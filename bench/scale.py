@@ -46,7 +46,7 @@ from bench.seed import seed_url
 from models import post as posts
 from models.db import make_engine
 from models.ordering import key_of
-from service.pagination import encode_cursor
+from service.http.pagination import encode_cursor
 from service.settings import Settings
 from tests.servers import free_port, gunicorn_command, wait_until_up
 

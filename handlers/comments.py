@@ -12,10 +12,10 @@ from models import notification as notifications
 from models import post as posts
 from models.idempotency import Answer
 from models.ordering import is_time
-from service import idempotency
-from service.access.authentication import current_viewer
-from service.conditional import ETAG, entity_tag, preconditions, representation
-from service.pagination import list_request, paginated
+from service.access.caller import current_viewer, signed_in
+from service.http import idempotent_creates as idempotency
+from service.http.conditional import ETAG, entity_tag, preconditions, representation
+from service.http.pagination import list_request, paginated
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -51,10 +51,10 @@ def list_post_comments(
     return paginated(found, request)
 
 
-def create_post_comment(id_: str, body: dict[str, Any], user: str) -> Response:
+def create_post_comment(id_: str, body: dict[str, Any]) -> Response:
     def create(session: Session) -> Answer:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
-        comment = comments.create(session, post.id, uuid.UUID(user), body["body"])
+        comment = comments.create(session, post.id, signed_in().id, body["body"])
         notifications.comment_posted(session, post, comment)
         created = comments.document_of(session, comment)
         headers = {

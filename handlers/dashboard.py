@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
+from service.access.caller import signed_in
 from service.dashboard.aggregate import answer
 
 
-def get_dashboard(user: str) -> tuple[Any, int, dict[str, str]]:
+def get_dashboard() -> tuple[Any, int, dict[str, str]]:
     """The caller's profile, statistics and notifications (service/dashboard/)."""
-    return answer(uuid.UUID(user))
+    return answer(signed_in().id)

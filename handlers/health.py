@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from models.errors import DomainError
-from service.errors import ApiError, ErrorCode
+from service.http.errors import ApiError, ErrorCode
 from service.runtime import current
 
 

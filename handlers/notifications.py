@@ -6,7 +6,8 @@ import uuid
 from typing import Any
 
 from models import notification as notifications
-from service.pagination import list_request, paginated
+from service.access.caller import signed_in
+from service.http.pagination import list_request, paginated
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -14,7 +15,6 @@ COLLECTION = "/api/notifications"
 
 
 def list_notifications(
-    user: str,
     limit: int,
     sort_by: str,
     order: str,
@@ -35,7 +35,7 @@ def list_notifications(
     with database().read() as connection:
         found = notifications.list_page(
             connection,
-            recipient_id=uuid.UUID(user),
+            recipient_id=signed_in().id,
             offset=request.offset,
             limit=limit,
             sort_by=sort_by,
@@ -50,8 +50,8 @@ def list_notifications(
     return paginated(found, request)
 
 
-def mark_notifications_read(body: dict[str, Any], user: str) -> Response:
+def mark_notifications_read(body: dict[str, Any]) -> Response:
     ids = [uuid.UUID(value) for value in body["ids"]] if "ids" in body else None
     with database().session() as session:
-        changed = notifications.mark_read(session, uuid.UUID(user), ids)
+        changed = notifications.mark_read(session, signed_in().id, ids)
     return {"data": {"changed": changed}}, 200

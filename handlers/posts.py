@@ -11,10 +11,10 @@ from models import post as posts
 from models import user as users
 from models.idempotency import Answer
 from models.ordering import is_time
-from service import idempotency
-from service.access.authentication import current_viewer
-from service.conditional import ETAG, entity_tag, preconditions, representation
-from service.pagination import list_request, paginated
+from service.access.caller import current_viewer, signed_in
+from service.http import idempotent_creates as idempotency
+from service.http.conditional import ETAG, entity_tag, preconditions, representation
+from service.http.pagination import list_request, paginated
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -91,9 +91,9 @@ def list_user_posts(
     return _list(path, page, limit, cursor, sort_by, order, search, status, id_)
 
 
-def create_post(body: dict[str, Any], user: str) -> Response:
+def create_post(body: dict[str, Any]) -> Response:
     def create(session: Session) -> Answer:
-        post = posts.create(session, uuid.UUID(user), body)
+        post = posts.create(session, signed_in().id, body)
         created = posts.document_of(session, post)
         headers = {"Location": f"{COLLECTION}/{post.id}", ETAG: entity_tag(post.version, created)}
         return Answer(201, {"data": created}, headers)

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from models import stats
-from service.access.authentication import current_viewer
+from service.access.caller import current_viewer
 from service.runtime import database
 
 

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
-
-from connexion import request
 
 from models import token as tokens
 from models import user as users
-from service.access import authentication as auth
+from service.access.caller import current_caller
+from service.access.credentials import log_in
+from service.edge.scope import current
 from service.runtime import database
 
 CURRENT = "/api/tokens/current"
 
 
 def create_token(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-    record_failure = auth.guard_credentials(request)
     with database().session() as session:
         user = users.find_by_email(session, body["email"])
-        issued = auth.log_in(session, user, body["password"], record_failure)
+        issued = log_in(current(), session, user, body["password"])
     return {"data": issued}, 201, {"Location": CURRENT}
 
 
-def revoke_token(token_info: dict[str, Any]) -> tuple[None, int]:
+def revoke_token() -> tuple[None, int]:
+    caller = current_caller()
+    assert caller is not None  # the operation requires a token
     with database().session() as session:
-        tokens.revoke(session, uuid.UUID(token_info["token_id"]))
+        tokens.revoke(session, caller.token_id)
     return None, 204

@@ -12,10 +12,10 @@ from models import user as users
 from models import user_removal
 from models.idempotency import Answer
 from models.ordering import is_time
-from service import idempotency
-from service.access.authentication import current_caller, current_viewer
-from service.conditional import ETAG, entity_tag, preconditions, representation
-from service.pagination import list_request, paginated
+from service.access.caller import current_caller, current_viewer, signed_in
+from service.http import idempotent_creates as idempotency
+from service.http.conditional import ETAG, entity_tag, preconditions, representation
+from service.http.pagination import list_request, paginated
 from service.runtime import database, passwords
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -96,9 +96,8 @@ def update_user(id_: str, body: dict[str, Any]) -> Response:
     return _change(id_, body, replace=False)
 
 
-def get_me(user: str) -> Response:
-    """`user` is the authenticated caller's id, from the bearer token."""
-    return get_user(user)
+def get_me() -> Response:
+    return get_user(str(signed_in().id))
 
 
 def delete_user(id_: str, cascade: bool = False) -> Response:  # noqa: FBT001, FBT002 (Connexion passes it by name)

@@ -1,9 +1,11 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
-Outside in: request context -> request id -> access log and metrics -> HEAD as GET ->
-security headers -> CORS -> contract documents -> body limit -> no trailing slash ->
-Connexion (errors, routing, authentication, media type, validation) -> routed? -> Flask
-(credentials accepted? rate limit, authorization) -> handler -> database.
+Outside in (docs/architecture in README "Layout"):
+edge (scope, request id, client address, HEAD, security headers, access line, metrics)
+-> CORS -> contract documents -> body limit -> no trailing slash
+-> Connexion (errors, routing) -> routed (the plan; media type) -> validation
+-> the bridge to Flask (where it runs) -> access step (credentials -> rate limit ->
+authorization) -> handler -> database.
 Nothing happens at import time; servers use `create_app` as a factory (`uvicorn
 --factory service.app:create_app`). Everything the app needs, it builds and owns
 (service/runtime.py).
@@ -18,27 +20,25 @@ import connexion
 import yaml
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
+from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.security import SecurityMiddleware
 from connexion.options import SwaggerUIOptions
 
 from models.db import Database, DatabaseLimits
 from models.passwords import Passwords
-from service.access.authorization import Authorization
 from service.access.rate_limits import RateLimits
-from service.access.routing_guard import refuse_mismatched_view
+from service.access.step import AccessStep, stamp
 from service.contract import SPEC_DIR, Contract
 from service.dashboard.aggregate import Dashboard
-from service.errors import register_error_handlers
-from service.log_format import configure_logging
-from service.metrics import Metrics, scrape_registry, serve_metrics
-from service.middleware.body_limit import BodyLimitMiddleware
-from service.middleware.content_type import ContentTypeMiddleware
-from service.middleware.contract_files import ContractFilesMiddleware
-from service.middleware.head_requests import HeadAsGetMiddleware
-from service.middleware.observe import ObserveMiddleware
-from service.middleware.request_context import RequestContextMiddleware
-from service.middleware.request_id import RequestIdMiddleware, stamp_flask_response
-from service.middleware.security_headers import SecurityHeadersMiddleware
-from service.middleware.trailing_slash import NoTrailingSlashMiddleware
+from service.edge.body_limit import BodyLimitMiddleware
+from service.edge.contract_files import ContractFilesMiddleware
+from service.edge.edge import EdgeMiddleware
+from service.edge.routed import RoutedMiddleware
+from service.edge.trailing_slash import NoTrailingSlashMiddleware
+from service.http.errors import register_error_handlers
+from service.observability.access_log import AccessLog
+from service.observability.logs import configure_logging
+from service.observability.metrics import Metrics, scrape_registry, serve_metrics
 from service.patches.allowlist_cors import AllowlistCORSMiddleware
 from service.patches.flask_bridge import bridge_to_flask
 from service.patches.prepared_views import prepare_views_of
@@ -46,14 +46,20 @@ from service.patches.request_validation import (
     VALIDATOR_MAP_WITH_DETAILS,
     refuse_unvalidated_parameters,
 )
+from service.plan import Plans
 from service.resilience.database import DatabaseGuard
-from service.resilience.placement import ReadPlacement
+from service.resilience.placement import Placement
 from service.runtime import EXTENSION, Runtime
 from service.settings import Settings
 
 DOCS_PATH = "/docs"  # Swagger UI, under the API's base path
 # Connexion indents JSON by default; compact bodies are ~40 % smaller.
 COMPACT_JSON = Jsonifier(json, separators=(",", ":"))
+# Connexion's own layers, but its security: credentials are checked in the access step,
+# from the plan, in the order and with the failure modes the access step decides.
+CONNEXION_LAYERS = [
+    layer for layer in ConnexionMiddleware.default_middlewares if layer is not SecurityMiddleware
+]
 
 
 def build_runtime(settings: Settings, contract: Contract) -> Runtime:
@@ -63,32 +69,28 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
         pool_timeout=settings.database_pool_timeout,
         statement_timeout=settings.database_statement_timeout,
     )
+    plans = Plans(contract, rate_limit_scale=settings.ratelimit_scale)
     guard = DatabaseGuard(settings)
     database = Database(settings.database_url, limits, guard)
     guard.attach(database.engine)
     metrics = Metrics()
     metrics.watch_pool(database.engine)
     metrics.watch_breaker("database", guard.breaker)
-    rate_limits = RateLimits(contract, settings, refused=metrics.refused)
+    rate_limits = RateLimits(plans, settings, refused=metrics.refused)
     metrics.watch_breaker("rate_limit_storage", rate_limits.breaker)
-    placement = ReadPlacement(
-        enabled=settings.read_placement != "threads",
-        bound=settings.inline_read_timeout,
-        max_wait=settings.inline_read_max_wait if settings.read_placement == "adaptive" else None,
-        ready=guard.ready_for_the_loop,
-    )
-    metrics.watch_placement(placement)
     return Runtime(
         settings=settings,
         contract=contract,
+        plans=plans,
         database=database,
         database_guard=guard,
         passwords=Passwords(settings.password_hash_time_cost, settings.password_hash_memory_kib),
         rate_limits=rate_limits,
         threads=ThreadPoolExecutor(max(settings.threads, 1), thread_name_prefix="WSGI"),
+        placement=Placement(settings),
         dashboard=Dashboard(settings),
         metrics=metrics,
-        placement=placement,
+        access_log=AccessLog(settings.log_format),
     )
 
 
@@ -106,7 +108,12 @@ def create_app(
         # gunicorn's arbiter serves every worker's (service/gunicorn_conf.py).
         serve_metrics(settings, scrape_registry(settings, runtime.metrics))
 
-    app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR, jsonifier=COMPACT_JSON)
+    app = connexion.FlaskApp(
+        __name__,
+        specification_dir=SPEC_DIR,
+        jsonifier=COMPACT_JSON,
+        middlewares=CONNEXION_LAYERS,
+    )
     app.app.extensions[EXTENSION] = runtime
     prepare_views_of(app)
     app.add_api(
@@ -121,17 +128,7 @@ def create_app(
     # Outermost first: each is inserted just outside Connexion's exception layer, so
     # their answers (preflights, 413s) carry the request id and security headers too.
     edge = MiddlewarePosition.BEFORE_EXCEPTION
-    app.add_middleware(RequestContextMiddleware, position=edge, runtime=runtime)
-    app.add_middleware(RequestIdMiddleware, position=edge)
-    app.add_middleware(
-        ObserveMiddleware,
-        position=edge,
-        contract=contract,
-        metrics=runtime.metrics,
-        trusted_proxy_hops=settings.trusted_proxy_hops,
-    )
-    app.add_middleware(HeadAsGetMiddleware, position=edge)
-    app.add_middleware(SecurityHeadersMiddleware, position=edge)
+    app.add_middleware(EdgeMiddleware, position=edge, runtime=runtime)
     app.add_middleware(
         AllowlistCORSMiddleware,
         position=edge,
@@ -150,26 +147,12 @@ def create_app(
         NoTrailingSlashMiddleware, position=edge, keep_prefix=f"{contract.base_path}{DOCS_PATH}"
     )
     app.add_middleware(
-        ContentTypeMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, contract=contract
+        RoutedMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, plans=runtime.plans
     )
-
-    # Inside Flask, in this order: routed? -> credentials accepted? -> rate limit ->
-    # allowed? -> handler.
-    authorization = Authorization(contract)
-    app.app.before_request(refuse_mismatched_view)
-    app.app.before_request(authorization.refuse_unaccepted_credentials)
-    runtime.rate_limits.init_app(app.app)
-    app.app.before_request(authorization.check)
-    app.app.after_request(stamp_flask_response)
-    # Where Flask runs (the event loop or a pool of WSGI_THREADS), per operation and
-    # database: see service/patches/flask_bridge.py for why, bench/README.md for figures.
-    bridge_to_flask(
-        app,
-        contract,
-        threads=settings.threads,
-        executor=runtime.threads,
-        placement=runtime.placement,
-    )
+    access = AccessStep()
+    app.app.before_request(access.admit)
+    app.app.after_request(stamp)
+    bridge_to_flask(app, placement=runtime.placement, executor=runtime.threads)
     return app
 
 

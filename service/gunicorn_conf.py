@@ -46,7 +46,7 @@ def on_starting(server: _Any) -> None:
 
 
 def when_ready(server: _Any) -> None:
-    from service.metrics import scrape_registry, serve_metrics
+    from service.observability.metrics import scrape_registry, serve_metrics
 
     settings = _Settings.from_env()
     metrics_server = serve_metrics(settings, scrape_registry(settings))

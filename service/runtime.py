@@ -1,32 +1,33 @@
 """What one app owns, and how the code serving one of its requests reaches it.
 
-`create_app` builds a `Runtime` (settings, contract, database and its guard, password
-hashing, rate limits, the dashboard's HTTP client, metrics) and nothing else holds any
-of it: no module global is written after import.
-The outermost layer (service/middleware/request_context.py) binds the app's runtime
-to each request's own, fresh context, so handlers, hooks and Connexion's security
-callback all find *their* app's runtime, and two apps in one process never meet.
-The Flask app keeps it too, as `app.app.extensions["runtime"]`.
+`create_app` builds a `Runtime` (settings, contract and plans, database and its guard,
+password hashing, rate limits, the dashboard's HTTP client, metrics, the access log)
+and nothing else holds any of it: no module global is written after import. Each
+request's scope (service/edge/scope.py) holds its app's runtime, so handlers and layers
+find *their* app's, and two apps in one process never meet. The Flask app keeps it too,
+as `app.app.extensions["runtime"]`.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from models.db import Database
 from models.passwords import Passwords
 from service.contract import Contract
+from service.edge.scope import current as current_scope
+from service.plan import Plans
 from service.settings import Settings
 
 if TYPE_CHECKING:
     from service.access.rate_limits import RateLimits
     from service.dashboard.aggregate import Dashboard
-    from service.metrics import Metrics
+    from service.observability.access_log import AccessLog
+    from service.observability.metrics import Metrics
     from service.resilience.database import DatabaseGuard
-    from service.resilience.placement import ReadPlacement
+    from service.resilience.placement import Placement
 
 EXTENSION = "runtime"
 
@@ -35,34 +36,26 @@ EXTENSION = "runtime"
 class Runtime:
     settings: Settings
     contract: Contract
+    # Each operation's plan, compiled once from the contract (service/plan.py).
+    plans: Plans
     database: Database
     database_guard: DatabaseGuard
     passwords: Passwords
     rate_limits: RateLimits
-    # The threads (WSGI_THREADS) that run Flask and token lookups away from the loop.
+    # The threads (WSGI_THREADS) that run Flask away from the loop.
     threads: ThreadPoolExecutor
+    # Where each request runs (service/resilience/placement.py).
+    placement: Placement
     # The dashboard's sources and the HTTP client (one loop and pool) that calls them.
     dashboard: Dashboard
-    # Prometheus metrics (service/metrics.py).
+    # Prometheus metrics and the access line.
     metrics: Metrics
-    # Whether reads run in the event loop or in the threads, now.
-    placement: ReadPlacement
-
-
-_current: ContextVar[Runtime] = ContextVar("runtime")
+    access_log: AccessLog
 
 
 def current() -> Runtime:
     """The runtime of the app serving this request."""
-    try:
-        return _current.get()
-    except LookupError:
-        raise RuntimeError("no request of an app is being served here") from None
-
-
-def bind(runtime: Runtime) -> None:
-    """Make `runtime` current in this context (a request's fresh one)."""
-    _current.set(runtime)
+    return current_scope().runtime
 
 
 def database() -> Database:

@@ -11,14 +11,11 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 DEFAULT_DATABASE_URL = "sqlite:///data/app.db"
 ENVIRONMENTS = ("development", "test", "production")
 LOG_FORMATS = ("text", "json")
 DEFAULT_METRICS_PORT = 9464
-# Where reads and token lookups run (Settings.read_placement).
-ReadPlacementMode = Literal["loop", "adaptive", "threads"]
 
 
 class SettingsError(ValueError):
@@ -144,13 +141,8 @@ class Settings:
     # runs in the event loop. None (auto): 8; 2 where reads always run in the loop (the
     # threads serve writes only).
     wsgi_threads: int | None = None
-    # Reads (and token lookups) in the event loop: True, False, or None (auto: see
-    # `read_placement`, README "Speed" for the figures).
+    # Reads in the event loop: True, False, or None (auto: see `reads_in_loop`).
     inline_reads: bool | None = None
-    # A read in the loop may wait this long on the database in all before it moves to the
-    # threads; reads whose typical wait is over `inline_read_max_wait` go to the threads.
-    inline_read_timeout: float = 0.05
-    inline_read_max_wait: float = 0.0005
     # Every wait on a dependency is bounded (seconds); see README "Bad days".
     database_connect_timeout: float = 2.0
     database_pool_timeout: float = 2.0
@@ -187,21 +179,12 @@ class Settings:
     metrics_multiproc_dir: str | None = None
 
     @property
-    def read_placement(self) -> ReadPlacementMode:
-        """Where reads and token lookups run (service/resilience/placement.py):
-
-        - `loop`: in the event loop (`INLINE_READS=true`; auto on SQLite, whose file never
-          goes silent; always with no threads);
-        - `adaptive`: in the loop while the database answers them at once, else in the
-          threads (auto on a network database);
-        - `threads`: in the threads (`INLINE_READS=false`; auto wherever rate limits are
-          counted in Redis, whose waits on the loop nothing could cut short).
-        """
-        if self.wsgi_threads == 0 or self.inline_reads is True:
-            return "loop"
-        if self.inline_reads is False or not self.rate_limits_local:
-            return "threads"
-        return "loop" if self.database_url.startswith("sqlite") else "adaptive"
+    def reads_in_loop(self) -> bool:
+        """Whether reads run in the event loop (service/resilience/placement.py): auto,
+        where nothing they wait on can go silent (SQLite, rate limits in memory)."""
+        if self.wsgi_threads == 0 or self.inline_reads is not None:
+            return self.wsgi_threads == 0 or bool(self.inline_reads)
+        return self.database_url.startswith("sqlite") and self.rate_limits_local
 
     @property
     def rate_limits_local(self) -> bool:
@@ -218,7 +201,7 @@ class Settings:
         dashboard calls other services, whose waits are in the threads too."""
         if self.wsgi_threads is not None:
             return self.wsgi_threads
-        return 2 if self.read_placement == "loop" and not self.dashboard_calls_network else 8
+        return 2 if self.reads_in_loop and not self.dashboard_calls_network else 8
 
     @property
     def dashboard_calls_network(self) -> bool:
@@ -266,8 +249,6 @@ class Settings:
             ),
             database_request_timeout=_seconds(env, "DATABASE_REQUEST_TIMEOUT", 4.0, minimum=0.01),
             ratelimit_storage_timeout=_seconds(env, "RATELIMIT_STORAGE_TIMEOUT", 0.5, minimum=0.01),
-            inline_read_timeout=_seconds(env, "INLINE_READ_TIMEOUT", 0.05, minimum=0.001),
-            inline_read_max_wait=_seconds(env, "INLINE_READ_MAX_WAIT", 0.0005, minimum=0),
             breaker_failures=_integer(env, "BREAKER_FAILURES", 3, minimum=1),
             breaker_cooldown=_seconds(env, "BREAKER_COOLDOWN", 0.5, minimum=0.01),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),

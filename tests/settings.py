@@ -11,18 +11,10 @@ FAST_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024}
 FAST_HASHING_ENV = {"PASSWORD_HASH_TIME_COST": "1", "PASSWORD_HASH_MEMORY_KIB": "1024"}
 
 
-# A read in the event loop may hold it this long in tests: two test processes on two cores
-# stall a read for tens of ms now and then, and one past the production bound (50 ms) is
-# cut and run again in a thread, which tests of where requests run would count. The tests
-# of the bound set it themselves.
-LOOP_BOUND = {"inline_read_timeout": 1.0}
-
-
 def settings_for(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "ratelimit_enabled": False,
         **FAST_HASHING,
-        **LOOP_BOUND,
         **overrides,
     }
     return Settings(environment="test", database_url=database_url, **values)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from service.errors import STATUS_OF, ErrorCode
+from service.http.errors import STATUS_OF, ErrorCode
 from tests.servers import ROOT, running_server
 from tests.settings import FAST_HASHING_ENV
 

@@ -33,10 +33,10 @@ from flask_limiter import Limiter, RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 
 import service.app
-from service.access.authentication import current_caller
-from service.access.rate_limits import UNLIMITED, RateLimits, rate_limited, scaled
-from service.contract import Contract
-from service.errors import body_of
+from service.access.rate_limits import rate_limited
+from service.edge.scope import current
+from service.http.errors import body_of
+from service.plan import Plans
 from service.runtime import EXTENSION
 from service.settings import Settings
 
@@ -44,15 +44,9 @@ from service.settings import Settings
 class StockRateLimits:
     """The contract's limits through Flask-Limiter: a limit resolved on every request."""
 
-    def __init__(self, limits: RateLimits, contract: Contract, settings: Settings) -> None:
-        default = contract.document["x-rate-limit-default"]
-        self.rate_limits = limits
+    def __init__(self, plans: Plans, settings: Settings) -> None:
         self.per_operation = {
-            contract.routed_name(operation_id): scaled(
-                op.get("x-rate-limit", default), settings.ratelimit_scale
-            )
-            for operation_id, op in contract.operations.items()
-            if op.get("x-rate-limit") != UNLIMITED
+            plan.routed_name: str(plan.rate_limit) for plan in plans if plan.rate_limit
         }
         self.limiter = Limiter(
             key_func=self.key,
@@ -78,10 +72,12 @@ class StockRateLimits:
     def operation_limit(self) -> str:
         return self.per_operation[context.operation.operation_id]
 
-    def key(self) -> str:
-        operation = context.operation.operation_id
-        caller = None if operation in self.rate_limits.by_address else current_caller()
-        return f"user:{caller.id}" if caller else f"address:{self.rate_limits.address()}"
+    @staticmethod
+    def key() -> str:
+        scope = current()
+        plan = scope.plan
+        caller = None if plan is None or plan.rate_limit_by_address else scope.caller
+        return f"user:{caller.id}" if caller else f"address:{scope.client}"
 
     @staticmethod
     def on_breach(limit: RequestLimit) -> flask.Response:
@@ -103,17 +99,19 @@ def _leave(*_args: Any, **_kwargs: Any) -> None:
     """Where a speed change was installed: leave Connexion as it is."""
 
 
+def _uncounted(*_args: Any, **_kwargs: Any) -> None:
+    """The service's own count of rate limits, left out: Flask-Limiter counts instead."""
+
+
 def create_app() -> connexion.FlaskApp:
     """The service's app, built by its own factory with the speed changes left out."""
     settings = Settings.from_env()
-
-    def flask_limiter(limits: RateLimits, app: flask.Flask) -> None:
-        contract = app.extensions[EXTENSION].contract
-        StockRateLimits(limits, contract, settings).init_app(app)
-
     with (
         mock.patch.object(service.app, "prepare_views_of", _leave),
         mock.patch.object(service.app, "bridge_to_flask", _leave),
-        mock.patch.object(RateLimits, "init_app", flask_limiter),
     ):
-        return service.app.create_app(settings)
+        app = service.app.create_app(settings)
+    runtime = app.app.extensions[EXTENSION]
+    runtime.rate_limits.count = _uncounted
+    StockRateLimits(runtime.plans, settings).init_app(app.app)
+    return app

@@ -45,9 +45,9 @@ from models.db import Database
 from models.errors import DomainError, InvalidToken
 from models.passwords import Passwords
 from models.viewer import Viewer
-from service.conditional import entity_tag
-from service.errors import ApiError, ErrorCode, body_of, from_domain, from_status
-from service.pagination import ListRequest, paginated
+from service.http.conditional import entity_tag
+from service.http.errors import ApiError, ErrorCode, body_of, from_domain, from_status
+from service.http.pagination import ListRequest, paginated
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/bench.db")
 ORIGINS = [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o]

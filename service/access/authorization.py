@@ -10,27 +10,28 @@ Each operation may say, in vendor extensions read once from the contract:
 - `x-param-roles: {cascade: [admin]}`: these query parameters, unless at their default;
 - `x-param-value-roles: {sortBy: {email: [admin]}}`: these values of query parameters.
 
-`Authorization.check` runs as a Flask `before_request` hook, after Connexion has
-authenticated the caller and validated the request, so no handler repeats these checks.
+The plan of each operation holds its `Policy`, compiled once from the contract;
+`Authorization.check` runs last in the access step (service/access/step.py), after the
+request was validated, its credentials checked and its rate limit counted, so no handler
+repeats these checks.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from connexion import context
 from flask import request
 from sqlmodel import Session
 
 from models import post as posts
 from models import user as users
 from models.viewer import ANONYMOUS
-from service.access.authentication import Caller, current_caller, refused_credentials
-from service.contract import Contract
-from service.errors import ApiError, ErrorCode
+from service.access.caller import Caller
+from service.http.errors import ApiError, ErrorCode
+from service.plan import Plan, Policy
 from service.runtime import database
 
 
@@ -76,28 +77,6 @@ TARGETS: dict[str, TargetLoader] = {
 }
 
 
-@dataclass(frozen=True)
-class Policy:
-    controller: str
-    roles: frozenset[str] | None = None
-    allow: frozenset[str] | None = None
-    field_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    field_defaults: Mapping[str, Any] = field(default_factory=dict)
-    param_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    param_defaults: Mapping[str, str] = field(default_factory=dict)
-    param_value_roles: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
-
-    @property
-    def is_open(self) -> bool:
-        return (
-            self.roles is None
-            and self.allow is None
-            and not self.field_roles
-            and not self.param_roles
-            and not self.param_value_roles
-        )
-
-
 def unauthorized(message: str) -> ApiError:
     return ApiError(ErrorCode.UNAUTHORIZED, message)
 
@@ -124,63 +103,14 @@ def _require_param_role(
 
 
 class Authorization:
-    def __init__(self, contract: Contract) -> None:
-        self.policies: dict[str, Policy] = {}
-        # Operations that take a bearer token (the others ignore `Authorization`).
-        self.bearer_operations = frozenset(
-            contract.routed_name(operation_id)
-            for operation_id, operation in contract.operations.items()
-            if any(
-                "bearerAuth" in requirement
-                for requirement in operation.get("security", contract.document["security"])
-            )
-        )
-        for operation_id, operation in contract.operations.items():
-            field_roles = {
-                name: frozenset(roles) for name, roles in operation.get("x-field-roles", {}).items()
-            }
-            controller = operation["x-openapi-router-controller"]
-            self.policies[contract.routed_name(operation_id)] = Policy(
-                controller=controller,
-                roles=frozenset(operation["x-roles"]) if "x-roles" in operation else None,
-                allow=frozenset(operation["x-allow"]) if "x-allow" in operation else None,
-                field_roles=field_roles,
-                field_defaults={
-                    name: contract.body_default(operation_id, name) for name in field_roles
-                },
-                param_roles={
-                    name: frozenset(roles)
-                    for name, roles in operation.get("x-param-roles", {}).items()
-                },
-                param_defaults={
-                    name: contract.query_default(operation_id, name)
-                    for name in operation.get("x-param-roles", {})
-                },
-                param_value_roles={
-                    name: {value: frozenset(roles) for value, roles in values.items()}
-                    for name, values in operation.get("x-param-value-roles", {}).items()
-                },
-            )
+    """Enforces each operation's `Policy` (service/plan.py), with what the request's
+    path, query and body ask for."""
 
-    def refuse_unaccepted_credentials(self) -> None:
-        """Flask `before_request` hook: a bearer token sent but not accepted is a 401 (or
-        the 429 of a client over its failed-credentials limit), never an anonymous call.
-
-        On operations whose security is `[bearerAuth, {}]` Connexion tries the token and,
-        when it is refused, falls back to anonymous, swallowing the 401 (and the 429).
-        """
-        if "Authorization" not in request.headers or current_caller() is not None:
-            return
-        if context.operation.operation_id not in self.bearer_operations:
-            return
-        raise refused_credentials() or unauthorized("A bearer token is required: Bearer <token>")
-
-    def check(self) -> None:
-        """Flask `before_request` hook: raise 401/403 unless the caller may go on."""
-        policy = self.policies[context.operation.operation_id]
+    def check(self, plan: Plan, caller: Caller | None) -> None:
+        """Raise 401/403 unless the caller may go on."""
+        policy = plan.policy
         if policy.is_open:
             return
-        caller = current_caller()
         path = request.view_args or {}
         with database().session() as session:
             target: Target | None = None

@@ -32,18 +32,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import flask
-from connexion import context
-from limits import RateLimitItem, parse
+from limits import RateLimitItem
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from service.access.authentication import current_caller
-from service.access.client_address import client_address
-from service.contract import Contract
-from service.errors import ApiError, ErrorCode
+from service.edge.scope import RequestScope
+from service.http.errors import ApiError, ErrorCode
+from service.plan import Plan, Plans
 from service.resilience.breaker import Breaker, BreakerOpen
 from service.settings import Settings
 
@@ -52,10 +49,6 @@ logger = logging.getLogger(__name__)
 STORAGE_ERROR_LOG_INTERVAL = 60.0
 # What `refused` hears for the limit on failed credentials (an operationId otherwise).
 AUTH_FAILURES = "auth_failures"
-# An operation's `x-rate-limit` that exempts it from counting.
-UNLIMITED = "none"
-# Where a request's count is kept in its ASGI scope: (count, window end), or () unlimited.
-COUNTED = "service.rate_limit_counted"
 
 
 def storage_options(uri: str, timeout: float) -> dict[str, Any]:
@@ -149,12 +142,6 @@ class AuthFailures:
             pass
 
 
-def scaled(declared: str, scale: int) -> str:
-    """`declared` ("10/minute") with its amount multiplied by `scale` (RATELIMIT_SCALE)."""
-    item = parse(declared)
-    return f"{item.amount * scale}/{item.multiples} {item.GRANULARITY.name}"
-
-
 class WindowEnds:
     """When each bucket's window ends, remembered so that the storage is asked once per
     window rather than on every request.
@@ -204,30 +191,13 @@ class RateLimits:
 
     def __init__(
         self,
-        contract: Contract,
+        plans: Plans,
         settings: Settings,
         refused: Callable[[str], None] = lambda _limit: None,
     ) -> None:
         """`refused` hears of each 429: the operationId whose limit was reached, or
         `auth_failures` (metrics)."""
-        default = contract.document["x-rate-limit-default"]
         self.refused = refused
-        scale = settings.ratelimit_scale
-        # Keyed as Connexion names a routed operation: by the function it resolved to.
-        self.per_operation = {
-            contract.routed_name(operation_id): parse(
-                scaled(op.get("x-rate-limit", default), scale)
-            )
-            for operation_id, op in contract.operations.items()
-            if op.get("x-rate-limit") != UNLIMITED
-        }
-        # Operations counted per address whoever calls (`x-rate-limit-key: address`).
-        self.by_address = frozenset(
-            contract.routed_name(operation_id)
-            for operation_id, op in contract.operations.items()
-            if op.get("x-rate-limit-key") == "address"
-        )
-        self.trusted_hops = settings.trusted_proxy_hops
         self.enabled = settings.ratelimit_enabled
         uri = settings.ratelimit_storage_uri
         storage = storage_from_string(
@@ -246,58 +216,37 @@ class RateLimits:
             is_failure=lambda _error: True,
         )
         self.guarded = GuardedStorage(self.breaker, self.log)
-        self.auth_failures = AuthFailures(
-            self.storage,
-            parse(scaled(contract.document["x-rate-limit-auth-failures"], scale)),
-            self.guarded,
-        )
+        self.auth_failures = AuthFailures(self.storage, plans.auth_failures, self.guarded)
 
-    def init_app(self, app: flask.Flask) -> None:
-        """Count every routed request before it is authorized; stamp every response."""
-        if self.enabled:
-            app.before_request(self.check)
-            app.after_request(self.stamp)
-
-    def check(self) -> None:
-        """Flask `before_request` hook: count the request, 429 once over the limit.
+    def count(self, plan: Plan, request: RequestScope) -> Window | None:
+        """Count the request against its operation's limit; 429 once over it.
 
         A fixed window, counted as `limits`' FixedWindowRateLimiter.hit counts it, but
         keeping the count the increment returns: it gives the remaining requests without
-        another storage call.
+        another storage call. None: not counted (exempt, disabled, or the storage is down).
         """
-        operation = context.operation.operation_id
-        limit = self.per_operation.get(operation)
-        if limit is None:  # x-rate-limit: none
-            return
-        # A read run again in the threads (service/resilience/placement.py) is counted
-        # once: its first run left the count in the request's ASGI scope, which both share.
-        scope = flask.request.environ.get("asgi.scope", {})
-        counted = scope.get(COUNTED)
-        if counted is None:
-            key = limit.key_for(self.NAMESPACE, operation, self.key(operation))
-            expiry = limit.get_expiry()
-            try:
-                with self.guarded.calling():
-                    count = self.storage.incr(key, expiry)
-                    reset_at = self.window_ends.of(key, count, expiry)
-            except StorageDown:
-                scope[COUNTED] = ()
-                return
-            scope[COUNTED] = (count, reset_at)
-        elif not counted:  # served without limits the first time
-            return
-        else:
-            count, reset_at = counted
+        limit = plan.rate_limit
+        if limit is None or not self.enabled:
+            return None
+        caller = None if plan.rate_limit_by_address else request.caller
+        who = f"user:{caller.id}" if caller else f"address:{request.client}"
+        key = limit.key_for(self.NAMESPACE, plan.routed_name, who)
+        expiry = limit.get_expiry()
+        try:
+            with self.guarded.calling():
+                count = self.storage.incr(key, expiry)
+                reset_at = self.window_ends.of(key, count, expiry)
+        except StorageDown:
+            return None
         window = Window(limit, max(limit.amount - count, 0), int(reset_at))
-        flask.g.rate_limit_window = window
         if count > limit.amount:
-            self.refused(operation.rpartition(".")[2])
+            self.refused(plan.operation_id)
             error = rate_limited(
                 window.reset_at - int(time.time()), f"Rate limit of {limit} exceeded"
             )
-            # The error leaves Flask (Connexion renders it), so `stamp` never sees it.
             error.headers.update(window.headers())
             raise error
+        return window
 
     def storage_answers(self) -> bool | None:
         """Whether the shared storage answers now (None: counts are kept in memory)."""
@@ -309,27 +258,23 @@ class RateLimits:
         except StorageDown:
             return False
 
-    @staticmethod
-    def stamp(response: flask.Response) -> flask.Response:
-        window: Window | None = flask.g.get("rate_limit_window")
-        if window is not None:
-            response.headers.update(window.headers())
-        return response
+    def credential_failed(self, address: str) -> None:
+        """A token from `address` was refused: count it; 429 once the address is over
+        its failures (a valid token is never refused for them)."""
+        if not self.enabled:
+            return
+        try:
+            self.auth_failures.refuse_if_over(address)
+        except ApiError:
+            self.refused(AUTH_FAILURES)
+            raise
+        self.auth_failures.record(address)
 
-    def address(self) -> str:
-        request = flask.request
-        forwarded = request.headers.get("X-Forwarded-For")
-        return client_address(request.remote_addr, forwarded, self.trusted_hops)
-
-    def key(self, operation: str) -> str:
-        caller = None if operation in self.by_address else current_caller()
-        return f"user:{caller.id}" if caller else f"address:{self.address()}"
-
-    def guard_credentials(self, peer: str | None, forwarded_for: str | None) -> Callable[[], None]:
-        """Refuse a client over the failure limit; return what records one more failure."""
+    def guard_login(self, address: str) -> Callable[[], None]:
+        """429 before a password is checked from an address over its failures (the check
+        is what a guesser wants); else what records one more failure."""
         if not self.enabled:
             return lambda: None
-        address = client_address(peer, forwarded_for, self.trusted_hops)
         try:
             self.auth_failures.refuse_if_over(address)
         except ApiError:

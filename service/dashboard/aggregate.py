@@ -20,13 +20,13 @@ from flask import request
 
 from models.db import Database
 from models.viewer import Viewer
-from service.access.authentication import current_viewer
-from service.conditional import content_tag, still_fresh
-from service.dashboard.contracts import UpstreamContract
+from service.access.caller import current_viewer
 from service.dashboard.sources import PROFILE, SOURCES, BrokenAnswer, Source
+from service.dashboard.upstream_contracts import UpstreamContract
 from service.dashboard.upstreams import Answer, Failure, Upstreams
-from service.errors import ApiError, ErrorCode
-from service.middleware.request_id import current_request_id
+from service.edge.scope import request_id
+from service.http.conditional import content_tag, still_fresh
+from service.http.errors import ApiError, ErrorCode
 from service.runtime import current
 from service.settings import Settings
 
@@ -133,7 +133,7 @@ def answer(user_id: uuid.UUID) -> tuple[dict[str, Any] | None, int, dict[str, st
     runtime = current()
     forwarded = {
         "Authorization": request.headers.get("Authorization", ""),
-        "X-Request-ID": current_request_id.get(),
+        "X-Request-ID": request_id(),
         "Accept": "application/json",
     }
     data, errors = runtime.dashboard.parts(runtime.database, user_id, current_viewer(), forwarded)

@@ -19,7 +19,7 @@ from models import stats
 from models import user as users
 from models.counting import CountMode
 from models.viewer import Viewer
-from service.pagination import ListRequest, paginated
+from service.http.pagination import ListRequest, paginated
 from service.settings import Settings
 
 # The newest unread notifications the dashboard shows (the contract's maxItems).

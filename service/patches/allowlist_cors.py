@@ -17,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import ApiError, ErrorCode, render_asgi
+from service.http.errors import ApiError, ErrorCode, render_asgi
 
 ALLOWED_HEADERS = (
     "Authorization",

@@ -27,8 +27,8 @@ from jsonschema import Draft4Validator, FormatChecker, ValidationError, validato
 from starlette.datastructures import QueryParams
 from starlette.types import Scope
 
-from service import errors
 from service.contract import Contract
+from service.http import errors
 
 ROOT = "$"
 

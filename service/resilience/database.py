@@ -9,9 +9,6 @@
   need the database get 503 at once, without waiting, until one probe succeeds.
 - An outage (the database refuses, does not answer, runs out of time or connections) leaves
   the block as `models.errors.Unavailable`: a 503 with `Retry-After`, never a 500.
-- A read in the event loop (placement.py) is bounded by its own, shorter deadline and
-  never connects: past the one, or needing the other, it leaves as `ReadMoved`, and runs
-  again in the threads. Its waits are sampled for the placement.
 """
 
 from __future__ import annotations
@@ -20,12 +17,10 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from time import perf_counter, thread_time
 from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy import exc as sa
-from sqlalchemy.pool import QueuePool
 
 from models.errors import Unavailable
 from service.resilience.breaker import Breaker, BreakerOpen
@@ -36,7 +31,6 @@ from service.resilience.deadline import (
     set_unit_deadline,
     unit_deadline,
 )
-from service.resilience.placement import inline_attempt
 from service.settings import Settings
 
 DATABASE = "the database"
@@ -44,10 +38,6 @@ DATABASE = "the database"
 
 def is_outage(error: BaseException) -> bool:
     """Whether `error` says the database is out of reach, not that a request was wrong."""
-    # A read moved out of the loop counts too: cut short, the database did not answer in
-    # time; needing a connection, the pool's were dropped (after a cut, say). pybreaker
-    # would count an exception it is told to ignore as a success, which must not reset
-    # the failures of an outage; the read's run in the threads counts next.
     if isinstance(error, (Unavailable, sa.InterfaceError, sa.TimeoutError)):
         return True
     if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
@@ -79,26 +69,14 @@ class DatabaseGuard:
             is_failure=is_outage,
         )
         self.watchdog = Watchdog("database")
-        self._pool: QueuePool | None = None  # PostgreSQL's: whether a read in the loop may connect
 
     def attach(self, engine: Engine) -> None:
         """Watch every pooled connection from checkout to checkin (PostgreSQL: a socket
         that can go silent; SQLite's waits are bounded by its busy timeout)."""
         if engine.dialect.name != "postgresql":
             return
-        if isinstance(engine.pool, QueuePool):
-            self._pool = engine.pool
         event.listen(engine.pool, "checkout", self._on_checkout)
         event.listen(engine.pool, "checkin", self._on_checkin)
-        event.listen(engine, "do_connect", self._on_connect)
-
-    def ready_for_the_loop(self) -> bool:
-        """Whether a read may start in the event loop (placement.py): the breaker is closed
-        (a probe could wait the whole request deadline), and on PostgreSQL a connection is
-        waiting in the pool (a read never connects in the loop)."""
-        if not self.breaker.is_closed:
-            return False
-        return self._pool is None or self._pool.checkedin() > 0
 
     def _on_checkout(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         deadline = unit_deadline()
@@ -110,43 +88,22 @@ class DatabaseGuard:
             # Cut after its last statement had its answer: dead, though no one noticed.
             record.invalidate()
 
-    @staticmethod
-    def _on_connect(*_: Any) -> None:
-        """Before a new connection is opened: never in the loop (libpq bounds a connect
-        by whole seconds only); the read moves to the threads instead."""
-        attempt = inline_attempt()
-        if attempt is not None:
-            raise attempt.move("connect")
-
     @contextmanager
     def __call__(self) -> Iterator[None]:
         deadline = request_deadline(self.request_timeout)
         if unit_deadline() is not None:  # nested in a unit of work already guarded
             yield
             return
-        attempt = inline_attempt()
-        if attempt is not None and self._pool is not None and not self._pool.checkedin():
-            # Before the breaker: no connection waiting is no sign of an outage. (A thread
-            # may still take the last idle one first: `_on_connect` moves the read then.)
-            raise attempt.move("connect")
-        bound = deadline if attempt is None else min(deadline, attempt.unit_deadline())
-        token = set_unit_deadline(bound)
+        token = set_unit_deadline(deadline)
         try:
             with self.breaker.guarded():
                 if time.monotonic() >= deadline:
                     raise Unavailable("The database did not answer in time")
                 try:
-                    if attempt is None:
-                        yield
-                    else:
-                        started, cpu = perf_counter(), thread_time()
-                        yield
-                        attempt.placement.record(perf_counter() - started - thread_time() + cpu)
+                    yield
                 except Exception as error:
                     if isinstance(error, Unavailable) or not is_outage(error):
                         raise
-                    if attempt is not None and bound < deadline and time.monotonic() >= bound:
-                        raise attempt.move("cut") from error
                     raise Unavailable("The database does not answer") from error
         except BreakerOpen as refused:
             raise Unavailable(

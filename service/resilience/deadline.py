@@ -22,8 +22,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
+
+from service.edge.scope import current_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -32,48 +32,40 @@ logger = logging.getLogger(__name__)
 IDLE_EXIT_SECONDS = 30.0
 
 
-@dataclass
-class Budget:
-    """A request's deadline for the database (time.monotonic()), fixed at its first use."""
+class _Unit(threading.local):
+    """The deadline of the unit of work this thread runs, for the pool's checkout hook
+    (a unit of work runs start to end in one thread)."""
 
     deadline: float | None = None
 
-    def deadline_after(self, seconds: float) -> float:
-        if self.deadline is None:
-            self.deadline = time.monotonic() + seconds
-        return self.deadline
 
-
-# A mutable budget per request: the context copies made for threads share the object.
-_budget: ContextVar[Budget | None] = ContextVar("database_budget", default=None)
-# The deadline of the unit of work running in this context, for the pool's checkout hook.
-_unit_deadline: ContextVar[float | None] = ContextVar("database_deadline", default=None)
-
-
-def begin_request() -> None:
-    """Give the request running in this (fresh) context its own budget."""
-    _budget.set(Budget())
+_unit = _Unit()
 
 
 def request_deadline(seconds: float) -> float:
     """The current request's deadline, `seconds` after its first database work (or from
     now outside a request: a command, a test)."""
-    budget = _budget.get()
-    if budget is None:
+    scope = current_or_none()
+    if scope is None:
         return time.monotonic() + seconds
-    return budget.deadline_after(seconds)
+    if scope.deadline is None:
+        scope.deadline = time.monotonic() + seconds
+    return scope.deadline
 
 
-def set_unit_deadline(deadline: float | None) -> object:
-    return _unit_deadline.set(deadline)
+def set_unit_deadline(deadline: float | None) -> float | None:
+    """Enter a unit of work with `deadline`; what to give `reset_unit_deadline` after."""
+    previous = _unit.deadline
+    _unit.deadline = deadline
+    return previous
 
 
-def reset_unit_deadline(token: object) -> None:
-    _unit_deadline.reset(token)  # type: ignore[arg-type]
+def reset_unit_deadline(previous: float | None) -> None:
+    _unit.deadline = previous
 
 
 def unit_deadline() -> float | None:
-    return _unit_deadline.get()
+    return _unit.deadline
 
 
 def cut(fileno: int) -> None:

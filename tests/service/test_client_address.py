@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.access.client_address import client_address
+from service.edge.client_address import client_address
 
 
 @pytest.mark.parametrize(

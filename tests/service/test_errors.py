@@ -54,7 +54,7 @@ def test_unexpected_error_is_logged_with_the_request_id_and_not_leaked(broken_cl
         "message": "An unexpected error occurred",
     }
     assert "users" not in response.text
-    records = [r for r in caplog.records if r.name == "service.errors"]
+    records = [r for r in caplog.records if r.name == "service.http.errors"]
     assert records and records[0].request_id == "trace-500"
     assert "no such table" in records[0].getMessage()
 

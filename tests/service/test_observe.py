@@ -12,8 +12,8 @@ from limits import parse
 
 from service.app import create_app, runtime_of
 from service.contract import Contract
-from service.log_format import JsonFormatter, RequestIdFilter
-from service.metrics import Metrics
+from service.observability.logs import JsonFormatter, RequestIdFilter
+from service.observability.metrics import Metrics
 from service.resilience.breaker import Breaker
 from service.settings import Settings, SettingsError
 from tests.builders import user_payload

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from models.counting import CountMode
-from service.errors import ApiError
-from service.pagination import (
+from service.http.errors import ApiError
+from service.http.pagination import (
     counting_preference,
     cursor_link_header,
     decode_cursor,

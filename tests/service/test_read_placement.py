@@ -188,7 +188,7 @@ def test_a_read_past_the_bound_in_the_loop_is_answered_from_the_threads(
     assert int(listed.headers["x-ratelimit-remaining"]) == remaining - 1  # counted once
     assert api.get("/api/posts").status_code == 200
     assert names[-1].startswith("WSGI")  # reads after it went straight to the threads
-    assert not [r for r in caplog.records if r.name == "service.errors"]  # nothing to say
+    assert not [r for r in caplog.records if r.name == "service.http.errors"]  # nothing to say
     assert moves(api, "cut") == 1
     assert moves(api, "connect") is None  # the first read opened its connection in a thread
 

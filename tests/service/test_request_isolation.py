@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from connexion.context import _context, _operation
+from service.middleware.request_context import RequestContextMiddleware
 
 from service import runtime
 from service.app import runtime_of
-from service.middleware.request_context import RequestContextMiddleware
 from tests.builders import PASSWORD, account, create_post, error_of
 from tests.database import run_sql
 from tests.servers import running_server

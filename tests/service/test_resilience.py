@@ -208,7 +208,7 @@ def test_a_database_that_refuses_is_a_503_never_a_500(app_with, caplog):
     for response in responses:
         assert response.headers["retry-after"] == "1"
         assert error_of(response)["code"] == "SERVICE_UNAVAILABLE"
-    lines = [r.getMessage() for r in caplog.records if r.name == "service.errors"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "service.http.errors"]
     assert len(lines) == 4
     assert lines[0].startswith("503 list_posts: Unavailable from psycopg.OperationalError")
     assert lines[1].startswith("503 get_me: Unavailable")

@@ -5,8 +5,8 @@ Text:  `2026-11-25 12:00:00,000 INFO [6f1d…] access: client=127.0.0.1 method=G
 JSON:  `{"time": "2026-11-25T12:00:00.000Z", "level": "INFO", "logger": "access",
         "request_id": "6f1d…", "client": "127.0.0.1", "method": "GET", …}`
 
-A record's `fields` (the access log's, service/access_log.py) become the JSON object's
-own keys; any other record has a `message`, and an `exception` with its traceback, so
+A record's `fields`, if it has any, become the JSON object's own keys; any other record has
+a `message`, and an `exception` with its traceback, so
 that a traceback stays one line too. Plain `json.dumps`: a dozen lines, where a logging
 library would be one more dependency for them.
 """
@@ -17,14 +17,14 @@ import json
 import logging
 import time
 
-from service.middleware.request_id import current_request_id
+from service.edge.scope import request_id
 
 FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get()
+        record.request_id = request_id()
         return True
 
 

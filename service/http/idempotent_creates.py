@@ -22,7 +22,8 @@ from sqlmodel import Session
 
 from models import idempotency
 from models.idempotency import Answer
-from service.access.authentication import current_caller
+from service.access.caller import current_caller
+from service.edge.scope import current as current_scope
 from service.runtime import current
 
 HEADER = "Idempotency-Key"
@@ -35,7 +36,7 @@ def _caller() -> str:
     caller = current_caller()
     if caller is not None:
         return f"user:{caller.id}"
-    return f"address:{current().rate_limits.address()}"
+    return f"address:{current_scope().client}"
 
 
 def _fingerprint(body: Any) -> str:

@@ -12,9 +12,6 @@ What is counted, with labels of bounded cardinality (an operation is an operatio
   or `auth_failures` for the limit on failed credentials
 - `circuit_breaker_state{dependency}`: 0 closed, 1 half-open, 2 open (`database`,
   `rate_limit_storage`; the worst state among live workers)
-- `reads_moved_to_threads_total{reason}`: times a worker moved reads from its event loop
-  to its threads (service/resilience/placement.py): `slow` (the database's typical wait),
-  `cut` (a read past `INLINE_READ_TIMEOUT`), `connect` (a read needing a new connection)
 
 Operator-only: never on the API's port, nor in the contract. `GET /metrics` is served
 on `METRICS_HOST:METRICS_PORT` (127.0.0.1:9464 by default): by gunicorn's arbiter for
@@ -34,7 +31,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, event
 
 from service.resilience.breaker import Breaker
-from service.resilience.placement import ReadPlacement
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -83,12 +79,6 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livemax",
         )
-        self.read_moves = Counter(
-            "reads_moved_to_threads",
-            "Times reads moved from the event loop to the threads, by reason",
-            ("reason",),
-            registry=self.registry,
-        )
         # Label lookups cost more than the increments: children are kept per label set
         # (a bounded number: operations x methods x statuses).
         self._counted: dict[tuple[str, str, int], Any] = {}
@@ -119,10 +109,6 @@ class Metrics:
         """Follow a circuit breaker's state from now on."""
         gauge = self.breaker_state.labels(dependency)
         breaker.on_change(lambda state: gauge.set(BREAKER_STATES.get(state, 2)))
-
-    def watch_placement(self, placement: ReadPlacement) -> None:
-        """Count the moves of reads to the threads from now on."""
-        placement.on_move = lambda reason: self.read_moves.labels(reason).inc()
 
 
 def scrape_registry(settings: Settings, metrics: Metrics | None = None) -> CollectorRegistry:

@@ -33,8 +33,8 @@ from models.errors import (
     Unavailable,
     WrongCredentials,
 )
+from service.edge.scope import current_or_none
 from service.resilience.outage_log import OutageLog
-from service.resilience.placement import ReadMoved
 
 logger = logging.getLogger(__name__)
 
@@ -201,11 +201,11 @@ def from_status(status: int, message: str, headers: Mapping[str, str] | None = N
 AllowedMethods = Callable[[str], Sequence[str] | None]
 
 
-def operation_of(request: ConnexionRequest) -> str:
-    """The operationId a request was routed to, for log lines ("-" when unrouted)."""
-    routing = request.scope.get("extensions", {}).get("connexion_routing", {})
-    operation = routing.get("operation_id") or "-"
-    return str(operation).rsplit(".", 1)[-1]
+def operation_of() -> str:
+    """The operationId the current request was routed to, for log lines ("-" if none)."""
+    scope = current_or_none()
+    plan = scope.plan if scope is not None else None
+    return plan.operation_id if plan is not None else "-"
 
 
 def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> None:
@@ -221,12 +221,11 @@ def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> N
         assert isinstance(exc, ApiError)
         return render(exc)
 
-    async def on_domain_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    async def on_domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         assert isinstance(exc, DomainError)
         error = from_domain(exc)
-        if isinstance(exc, Unavailable) and not isinstance(exc, ReadMoved):
-            # (A read moved out of the loop is run again; this answer is never sent.)
-            summary = f"503 {operation_of(request)}"
+        if isinstance(exc, Unavailable):
+            summary = f"503 {operation_of()}"
             outages.failed(logging.WARNING, summary, exc, expected=exc.refused)
         return render(error)
 
@@ -250,9 +249,9 @@ def register_error_handlers(app: FlaskApp, allowed_methods: AllowedMethods) -> N
             )
         return render(from_status(exc.status_code, str(exc.detail), exc.headers))
 
-    async def on_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        # The request id is on every log record (service.log_format); the body says nothing.
-        outages.failed(logging.ERROR, f"500 {operation_of(request)} unhandled", exc)
+    async def on_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        # The request id is on every log record (service.observability.logs); the body says nothing.
+        outages.failed(logging.ERROR, f"500 {operation_of()} unhandled", exc)
         return render(internal_error())
 
     app.add_error_handler(ApiError, on_api_error)

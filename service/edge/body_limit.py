@@ -15,7 +15,7 @@ from __future__ import annotations
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import ApiError, ErrorCode, render_asgi
+from service.http.errors import ApiError, ErrorCode, render_asgi
 
 METHODS_WITH_BODIES = ("POST", "PUT", "PATCH", "DELETE")
 

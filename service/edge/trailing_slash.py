@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import ApiError, ErrorCode, render_asgi
+from service.http.errors import ApiError, ErrorCode, render_asgi
 
 
 class NoTrailingSlashMiddleware:

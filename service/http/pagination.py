@@ -28,7 +28,7 @@ import flask
 from models.counting import CountMode
 from models.ordering import Key, Page
 from models.timestamps import to_iso
-from service.errors import ApiError, ErrorCode
+from service.http.errors import ApiError, ErrorCode
 from service.runtime import current
 
 SIGNATURE_BYTES = 16

@@ -1,0 +1,143 @@
+"""The outermost layer: one scope per request, and its bookkeeping, in one place.
+
+On the way in it makes the request's scope (service/edge/scope.py): its app's runtime,
+its request id (the client's if usable, else a fresh one) and the client's address; it
+serves HEAD as the GET it stands for (RFC 9110 §9.3.2: every layer sees the request it
+was written for, and the headers are exactly the GET's), and runs the rest of the request
+in a task with a fresh context holding only that scope.
+
+uvicorn creates each request's task from the context current when the connection's
+next bytes are read, which after a response can be the previous request's own: a fresh
+context per request makes "nothing of one request survives into the next" hold whatever
+the server does.
+
+On the way out it stamps every answer (preflights, 413s, 404s included) with
+`X-Request-ID`, `X-Content-Type-Options: nosniff` and, for what a token saw or a write
+answered, `Cache-Control: no-store` unless the operation set its own (RFC 6749 §5.1).
+Just before the last byte leaves, the request is counted and its access line written,
+so a client that has its answer finds it counted; one that ends without an answer (the
+client went away) counts as 499, as nginx says; one whose layers raised, as 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.edge.client_address import client_address
+from service.edge.request_id import HEADER, request_id_of
+from service.edge.scope import RequestScope, enter
+from service.observability.access_log import AccessLog
+from service.observability.metrics import UNROUTED, Metrics
+from service.runtime import Runtime
+
+CLIENT_GONE = 499
+CACHEABLE = frozenset({b"GET", b"HEAD"})
+KNOWN_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
+OTHER_METHOD = "OTHER"
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+NO_STORE = (b"cache-control", b"no-store")
+
+
+class EdgeMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        runtime: Runtime,
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.metrics: Metrics = runtime.metrics
+        self.access_log: AccessLog = runtime.access_log
+        self.trusted_hops = runtime.settings.trusted_proxy_hops
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            # Lifespan events: start-up code sees its app's runtime too.
+            await self._in_fresh_context(RequestScope(self.runtime, "-", "-"), scope, receive, send)
+            return
+        # Layers that copy the ASGI scope share this one dict, so what Connexion's routing
+        # writes into it is seen outside it too.
+        scope.setdefault("extensions", {})
+        headers = scope["headers"]
+        peer = scope.get("client")
+        request = RequestScope(
+            self.runtime,
+            request_id_of(headers),
+            client_address(peer[0] if peer else None, headers, self.trusted_hops),
+        )
+        method = scope["method"]
+        head = method == "HEAD"
+        if head:
+            scope["method"] = "GET"
+        private = method.encode() not in CACHEABLE or any(
+            name == b"authorization" for name, _ in headers
+        )
+        stamp = (b"x-request-id", request.request_id.encode("latin-1"))
+        started = time.perf_counter()
+        status = CLIENT_GONE
+        recorded = False
+
+        async def answer(message: Message) -> None:
+            nonlocal status, recorded
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                raw = message.setdefault("headers", [])
+                raw = message["headers"] = [
+                    pair for pair in raw if pair[0].lower() != b"x-request-id"
+                ]
+                raw += (stamp, NOSNIFF)
+                if private and not any(name.lower() == b"cache-control" for name, _ in raw):
+                    raw.append(NO_STORE)
+            elif message["type"] == "http.response.body":
+                if head:
+                    message = {**message, "body": b""}
+                if not message.get("more_body", False):
+                    recorded = True
+                    self.record(request, method, status, time.perf_counter() - started)
+            await send(message)
+
+        try:
+            await self._in_fresh_context(request, scope, receive, answer)
+        except Exception:
+            status = 500 if status == CLIENT_GONE else status
+            raise
+        finally:
+            if not recorded:
+                self.record(request, method, status, time.perf_counter() - started)
+
+    async def _in_fresh_context(
+        self, request: RequestScope, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The rest of the stack, in a task whose context holds only `request`; cancelling
+        this task (a client gone) cancels the one it awaits."""
+
+        async def rest() -> None:
+            await self.app(scope, receive, send)
+
+        context = contextvars.Context()
+        context.run(enter, request)
+        await asyncio.get_running_loop().create_task(rest(), context=context)
+
+    def record(self, request: RequestScope, method: str, status: int, seconds: float) -> None:
+        plan = request.plan
+        operation, route = (plan.operation_id, plan.route) if plan else (UNROUTED, "-")
+        method = method if method in KNOWN_METHODS else OTHER_METHOD
+        self.metrics.observe(operation, method, status, seconds)
+        caller = request.caller
+        self.access_log.write(
+            request_id=request.request_id,
+            client=request.client,
+            method=method,
+            route=route,
+            operation=operation,
+            status=status,
+            duration_ms=seconds * 1000,
+            user=str(caller.id) if caller else None,
+        )
+
+
+__all__ = ["HEADER", "EdgeMiddleware"]
