@@ -112,7 +112,7 @@ def create_app(
         __name__,
         specification_dir=SPEC_DIR,
         jsonifier=COMPACT_JSON,
-        middlewares=CONNEXION_LAYERS,
+        middlewares=list(CONNEXION_LAYERS),  # Connexion inserts into the list it is given
     )
     app.app.extensions[EXTENSION] = runtime
     prepare_views_of(app)

@@ -63,25 +63,24 @@ def test_reads_run_in_the_event_loop_and_writes_in_the_pool(
     assert in_pool == [write_in_pool] * 2 + [read_in_pool] * 2 + [False]
 
 
-def test_by_default_reads_start_in_the_loop_and_adapt_on_a_network_database(app_with, settings):
+def test_by_default_reads_run_in_the_loop_on_sqlite_and_in_the_threads_elsewhere(
+    app_with, settings
+):
     api = app_with()
     names = flask_threads(api)
     assert api.get("/api/posts").status_code == 200
     assert api.get("/api/posts").status_code == 200
     assert api.get("/api/health").status_code == 200
     on_sqlite = settings.database_url.startswith("sqlite")
-    # PostgreSQL: the first read opens the pool's first connection, in a thread.
-    assert [name.startswith("WSGI") for name in names] == [not on_sqlite, False, False]
+    assert [name.startswith("WSGI") for name in names] == [not on_sqlite, not on_sqlite, False]
     assert settings.inline_reads is None
-    assert (settings.read_placement, settings.threads) == (
-        ("loop", 2) if on_sqlite else ("adaptive", 8)
-    )
+    assert (settings.reads_in_loop, settings.threads) == ((True, 2) if on_sqlite else (False, 8))
     assert replace(settings, inline_reads=False).threads == 8
     assert replace(settings, inline_reads=True).threads == 2
-    assert replace(settings, wsgi_threads=0).read_placement == "loop"
-    # Counting in Redis waits on the network, which nothing cuts short in the loop.
+    assert replace(settings, wsgi_threads=0).reads_in_loop
+    # Counting in Redis waits on the network, which must not hold the loop.
     shared = replace(settings, ratelimit_enabled=True, ratelimit_storage_uri="redis://db:6379")
-    assert (shared.read_placement, shared.threads) == ("threads", 8)
+    assert (shared.reads_in_loop, shared.threads) == (False, 8)
 
 
 def test_an_operation_that_calls_other_services_never_runs_in_the_loop(app_with):

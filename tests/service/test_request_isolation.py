@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from connexion.context import _context, _operation
-from service.middleware.request_context import RequestContextMiddleware
 
 from service import runtime
+from service.access.caller import Caller
 from service.app import runtime_of
+from service.edge.edge import EdgeMiddleware
+from service.edge.scope import RequestScope, enter
 from tests.builders import PASSWORD, account, create_post, error_of
 from tests.database import run_sql
 from tests.servers import running_server
@@ -107,15 +108,16 @@ def test_an_anonymous_request_after_an_authors_never_sees_their_drafts(database_
         connection.close()
 
 
-def stale_admin_context(admin_id: str) -> contextvars.Context:
+def stale_admin_context(app: Any, admin_id: str) -> contextvars.Context:
     """A context as an earlier admin request to `update_user` would have left it."""
-
-    class Routed:
-        operation_id = "handlers.users.update_user"
+    runtime_ = runtime_of(app)
+    stale = RequestScope(runtime_, "stale", "127.0.0.1")
+    stale.plan = runtime_.plans["update_user"]
+    admin = uuid.UUID(admin_id)
+    stale.caller = Caller(id=admin, role="admin", token_id=admin)
 
     def fill() -> contextvars.Context:
-        _operation.set(Routed())  # type: ignore[arg-type]
-        _context.set({"token_info": {"sub": admin_id, "role": "admin", "token_id": admin_id}})
+        enter(stale)
         return contextvars.copy_context()
 
     return contextvars.Context().run(fill)
@@ -133,10 +135,14 @@ def test_a_handler_never_sees_the_previous_requests_caller(app, client, admin):
             unrouted = await http_.patch(
                 f"/api/users/{victim.id}%0A", json={"role": "admin", "name": "Hijacked"}
             )
-            routed = await http_.patch(f"/api/users/{victim.id}", json={"role": "admin"})
+            routed = await http_.patch(
+                f"/api/users/{victim.id}",
+                content=b'{"role": "admin"}',
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
         return unrouted, routed
 
-    unrouted, routed = stale_admin_context(admin.id).run(asyncio.run, requests())
+    unrouted, routed = stale_admin_context(app, admin.id).run(asyncio.run, requests())
     assert unrouted.status_code == 404
     assert error_of(unrouted)["code"] == "NOT_FOUND"
     assert routed.status_code == 401
@@ -154,9 +160,10 @@ def test_each_request_starts_from_a_fresh_context_holding_its_apps_runtime(app):
 
     async def two_requests() -> None:
         marker.set("left by an earlier request")
-        layer = RequestContextMiddleware(inner, runtime_of(app))
+        layer = EdgeMiddleware(inner, runtime_of(app))
         for _ in range(2):
-            await layer({"type": "http"}, None, None)  # type: ignore[arg-type]
+            scope = {"type": "http", "method": "GET", "headers": [], "path": "/"}
+            await layer(scope, None, None)  # type: ignore[arg-type]
 
     asyncio.run(two_requests())
     assert seen == [(None, runtime_of(app))] * 2

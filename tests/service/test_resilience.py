@@ -164,20 +164,18 @@ def test_the_bounds_are_settings():
     assert (settings.breaker_failures, settings.breaker_cooldown) == (5, 2)
     assert (settings.wsgi_threads, settings.inline_reads) == (None, None)
     # Auto: reads in the loop on SQLite (the default database), in 8 threads elsewhere.
-    assert (settings.read_placement, settings.threads) == ("loop", 2)
+    assert (settings.reads_in_loop, settings.threads) == (True, 2)
     network = Settings.from_env({"DATABASE_URL": "postgresql+psycopg://db/app"})
-    assert (network.read_placement, network.threads) == ("adaptive", 8)
-    assert (network.inline_read_timeout, network.inline_read_max_wait) == (0.05, 0.0005)
-    assert Settings.from_env({"INLINE_READS": "false"}).read_placement == "threads"
+    assert (network.reads_in_loop, network.threads) == (False, 8)
+    assert Settings.from_env({"INLINE_READS": "false"}).reads_in_loop is False
     upstream = Settings.from_env({"DASHBOARD_STATS_URL": "http://127.0.0.1:9/api"})
-    assert (upstream.read_placement, upstream.threads) == ("loop", 8)  # its waits need threads
+    assert (upstream.reads_in_loop, upstream.threads) == (True, 8)  # its waits need threads
     assert Settings.from_env({"INLINE_READS": "auto"}).inline_reads is None
     assert Settings.from_env({"WSGI_THREADS": "3"}).threads == 3
     for name, value in [
         ("DATABASE_REQUEST_TIMEOUT", "soon"),
         ("BREAKER_COOLDOWN", "0"),
-        ("INLINE_READ_TIMEOUT", "0"),
-        ("INLINE_READ_MAX_WAIT", "-1"),
+        ("INLINE_READS", "sometimes"),
     ]:
         with pytest.raises(SettingsError, match=name):
             Settings.from_env({name: value})
