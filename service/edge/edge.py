@@ -85,12 +85,12 @@ class EdgeMiddleware:
             nonlocal status, recorded
             if message["type"] == "http.response.start":
                 status = message["status"]
-                raw = message.setdefault("headers", [])
-                raw = message["headers"] = [
-                    pair for pair in raw if pair[0].lower() != b"x-request-id"
-                ]
-                raw += (stamp, NOSNIFF)
-                if private and not any(name.lower() == b"cache-control" for name, _ in raw):
+                raw = message["headers"] = list(message.get("headers", ()))
+                names = {name.lower() for name, _ in raw}
+                if b"x-request-id" not in names:  # Flask's answers carry it already
+                    raw.append(stamp)
+                raw.append(NOSNIFF)
+                if private and b"cache-control" not in names:
                     raw.append(NO_STORE)
             elif message["type"] == "http.response.body":
                 if head:
