@@ -255,6 +255,8 @@ Table = dict[str, dict[str, dict[str, dict[str, float]]]]
 
 class SystemRun(TypedDict):
     results: Results
+    # The warm-ups' own figures: not in the medians, but their failures are reported.
+    warmup: Results
     rss_mib: float
     bodies: dict[str, bytes]
     # The machine's 1-minute load average before and after the run (it is shared).
@@ -356,7 +358,8 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
                 "list": get_body(f"{base}/api/users?page=1&limit=20", token),
                 "get": get_body(f"{base}/api/users/{user_id}", token),
             }
-            results: dict[str, dict[str, dict[str, float]]] = {}
+            results: Results = {}
+            warmup: Results = {}
             for mode, mode_args in MODES.items():
                 for scenario, (path, script) in SCENARIOS.items():
                     if scenario in SERVICE_ONLY and not system.name.startswith("service"):
@@ -376,23 +379,33 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
                         args += ["-s", str(ROOT / "bench" / script)]
                     # A prefix per run (the script's argument) keeps every POST's email unique.
                     warm = [wrk, *args, f"-d{WARMUP}s", url, "--", f"{mode}-warm-{time.time_ns()}"]
-                    subprocess.run(warm, capture_output=True, check=True)
+                    label = f"{system.name} {mode} {scenario}"
+                    warmup.setdefault(mode, {})[scenario] = load_with(warm, f"{label} warm-up")
                     measured = [wrk, *args, f"-d{DURATION}s", url, "--", f"{mode}-{time.time_ns()}"]
-                    done = subprocess.run(measured, capture_output=True, text=True, check=False)
-                    try:
-                        figures = parse_wrk(done.stdout + done.stderr)
-                    except WrkError as error:
-                        raise SystemExit(
-                            f"bench: wrk failed on {system.name} {mode} {scenario} "
-                            f"(exit {done.returncode}): {error}"
-                        ) from None
-                    results.setdefault(mode, {})[scenario] = figures
+                    results.setdefault(mode, {})[scenario] = load_with(measured, label)
         finally:
             server.terminate()
             server.wait(timeout=30)
             peak = rss.stop()
         load = (load_before, os.getloadavg()[0])
-        return {"results": results, "rss_mib": peak, "bodies": bodies, "load": load}
+        return {
+            "results": results,
+            "warmup": warmup,
+            "rss_mib": peak,
+            "bodies": bodies,
+            "load": load,
+        }
+
+
+def load_with(command: list[str], label: str) -> dict[str, float]:
+    """Run wrk; its figures, or the run stops with what wrk said."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        return parse_wrk(done.stdout + done.stderr)
+    except WrkError as error:
+        raise SystemExit(
+            f"bench: wrk failed on {label} (exit {done.returncode}): {error}"
+        ) from None
 
 
 def get_body(url: str, token: str) -> bytes:
@@ -473,7 +486,7 @@ def failure_totals(runs: dict[str, list[Results]]) -> Failures:
     return totals
 
 
-def render_failures(totals: Failures, rounds: int) -> str:
+def render_failures(totals: Failures, rounds: int, what: str = "failures") -> str:
     """One line per system, mode and scenario with answers of the wrong class or socket
     errors; or one line saying there were none."""
     lines = []
@@ -496,7 +509,7 @@ def render_failures(totals: Failures, rounds: int) -> str:
                     )
                     line += f"; socket errors {counts['socket_errors']:.0f} ({kinds})"
                 lines.append(line)
-    head = f"failures, summed over {rounds} round{'s' if rounds != 1 else ''}"
+    head = f"{what}, summed over {rounds} round{'s' if rounds != 1 else ''}"
     if not lines:
         return f"{head}: none (every answer of the expected class, no socket errors)"
     return "\n".join([f"{head}:", *lines])
@@ -547,16 +560,23 @@ def bench_database(name: str, folder: Path, wrk: str) -> dict[str, Any]:
     failures = failure_totals(
         {name: [rep["results"] for rep in reps] for name, reps in runs.items()}
     )
+    warmup_failures = failure_totals(
+        {name: [rep["warmup"] for rep in reps] for name, reps in runs.items()}
+    )
     peaks = {name: max(rep["rss_mib"] for rep in reps) for name, reps in runs.items()}
     loads = [value for reps in runs.values() for rep in reps for value in rep["load"]]
     return {
         "medians": table,
         "failures": failures,
+        "warmup_failures": warmup_failures,
         "peak_rss_mib": peaks,
         "identical_bodies": same,
         "load_average": {"min": min(loads), "max": max(loads)},
         "runs": {
-            name: [{"results": rep["results"], "load": rep["load"]} for rep in reps]
+            name: [
+                {"results": rep["results"], "warmup": rep["warmup"], "load": rep["load"]}
+                for rep in reps
+            ]
             for name, reps in runs.items()
         },
     }
@@ -566,6 +586,7 @@ def report(name: str, result: dict[str, Any]) -> None:
     print(f"\n== database: {name} ==")
     print(render(result["medians"], result["peak_rss_mib"]))
     print(render_failures(result["failures"], REPEAT))
+    print(render_failures(result["warmup_failures"], REPEAT, "failures in the warm-ups"))
     print(f"identical bodies for the same query: {result['identical_bodies']}")
     load = result["load_average"]
     print(

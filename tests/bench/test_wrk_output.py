@@ -118,3 +118,15 @@ def test_the_report_names_each_system_with_failures():
     assert "3532 non-2xx of 85362 requests" in lines
     assert "socket errors 706 (read 706)" in lines
     assert "none" in run.render_failures(run.failure_totals({"service": rounds(CLEAN)}), 1)
+
+
+def test_failures_in_the_warm_ups_are_reported_under_their_own_name():
+    totals = run.failure_totals({"fastapi": rounds(FAILING)})
+    text = run.render_failures(totals, 1, "failures in the warm-ups")
+    assert text.startswith("failures in the warm-ups, summed over 1 round:")
+    assert "fastapi" in text
+
+
+def test_a_run_without_a_summary_is_an_error_not_a_zero():
+    with pytest.raises(run.WrkError, match="unable to connect"):
+        run.parse_wrk("unable to connect to 127.0.0.1:18778 Connection refused\n")
