@@ -15,7 +15,8 @@ ways:
 
 Each case runs `BENCH_SCALE_REQUESTS` (30) times after 3 warm-ups, or for
 `BENCH_SCALE_SECONDS` (4 s) when it is slower, at least 5 times; p50 and p99 in ms
-(p99 of few samples is their maximum). Results also go to bench/results/scale.json.
+(p99 of few samples is their maximum). Results also go to bench/results/scale.json, with
+the date, the machine, its load and the command (rendered by `make perf-doc`).
 
 `BENCH_SCALE_SIZES` (1000,100000,1000000), `BENCH_SCALE_DATABASES` (sqlite,postgresql)
 and `BENCH_SCALE_MODES` (page+exact,page,cursor) choose what runs; `BENCH_SCALE_KEEP=1`
@@ -42,6 +43,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from bench.bulk import SEARCH_TERM, grow_posts
+from bench.meta import run_metadata
 from bench.seed import seed_url
 from models import post as posts
 from models.db import make_engine
@@ -231,6 +233,7 @@ def main() -> int:
         f"GET /api/posts, limit {LIMIT}, one request at a time, 1 worker; "
         f"p50 p99 ms; {sys.version.split()[0]}"
     )
+    meta = run_metadata("bench SCALE=1", "bench.scale")
     results: list[dict[str, Any]] = []
     if not ONLY or "sqlite" in ONLY:
         with tempfile.TemporaryDirectory() as folder:
@@ -257,7 +260,8 @@ def main() -> int:
             server.dispose()
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "scale.json").write_text(json.dumps(results, indent=2))
+    document = {"kind": "scale", "meta": meta, "limit": LIMIT, "rows": results}
+    (out / "scale.json").write_text(json.dumps(document, indent=2))
     return 0
 
 
