@@ -48,6 +48,7 @@ from service.patches.request_validation import (
 )
 from service.resilience.database import DatabaseGuard
 from service.resilience.placement import ReadPlacement
+from service.resilience.readiness import Readiness
 from service.runtime import EXTENSION, Runtime
 from service.settings import Settings
 
@@ -89,6 +90,7 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
         dashboard=Dashboard(settings),
         metrics=metrics,
         placement=placement,
+        readiness=Readiness(database, rate_limits),
     )
 
 

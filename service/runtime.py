@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from service.metrics import Metrics
     from service.resilience.database import DatabaseGuard
     from service.resilience.placement import ReadPlacement
+    from service.resilience.readiness import Readiness
 
 EXTENSION = "runtime"
 
@@ -47,6 +48,8 @@ class Runtime:
     metrics: Metrics
     # Whether reads run in the event loop or in the threads, now.
     placement: ReadPlacement
+    # What `GET /api/ready` answers, and what it logs for operators.
+    readiness: Readiness
 
 
 _current: ContextVar[Runtime] = ContextVar("runtime")

@@ -10,6 +10,9 @@
   `x-rate-limit-auth-failures`: once over it, credentials are refused with 429 before they
   are even checked.
 - `x-rate-limit: none` exempts an operation (liveness and readiness probes).
+- `x-rate-limit-fields: {email: create_user}`: a request that changes one of these body
+  fields also takes one request from that operation's bucket (`count_changes`, called by
+  the handler, which knows what changes).
 - With Redis as storage the counts are shared by every instance. If the storage fails,
   requests are served unlimited (fail open) and the failure is logged at most once a minute.
   Every call to Redis is bounded (`RATELIMIT_STORAGE_TIMEOUT`, no retries), and after a few
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -227,6 +230,15 @@ class RateLimits:
             for operation_id, op in contract.operations.items()
             if op.get("x-rate-limit-key") == "address"
         )
+        # Body fields whose change also counts against another operation's bucket.
+        self.by_field = {
+            contract.routed_name(operation_id): {
+                name: contract.routed_name(other)
+                for name, other in op["x-rate-limit-fields"].items()
+            }
+            for operation_id, op in contract.operations.items()
+            if "x-rate-limit-fields" in op
+        }
         self.trusted_hops = settings.trusted_proxy_hops
         self.enabled = settings.ratelimit_enabled
         uri = settings.ratelimit_storage_uri
@@ -298,6 +310,33 @@ class RateLimits:
             # The error leaves Flask (Connexion renders it), so `stamp` never sees it.
             error.headers.update(window.headers())
             raise error
+
+    def count_changes(self, fields: Iterable[str]) -> None:
+        """The request changes these body fields: each bucket the operation's
+        `x-rate-limit-fields` names for them takes one request (keyed as its own operation
+        keys it), 429 once over its limit."""
+        if not self.enabled:
+            return
+        named = self.by_field.get(context.operation.operation_id, {})
+        for operation in sorted({named[name] for name in fields if name in named}):
+            limit = self.per_operation.get(operation)
+            if limit is None:  # x-rate-limit: none
+                continue
+            key = limit.key_for(self.NAMESPACE, operation, self.key(operation))
+            expiry = limit.get_expiry()
+            try:
+                with self.guarded.calling():
+                    count = self.storage.incr(key, expiry)
+                    reset_at = self.window_ends.of(key, count, expiry)
+            except StorageDown:
+                continue
+            if count > limit.amount:
+                name = operation.rpartition(".")[2]
+                self.refused(name)
+                raise rate_limited(
+                    int(reset_at) - int(time.time()),
+                    f"Rate limit of {limit} exceeded (shared with {name})",
+                )
 
     def storage_answers(self) -> bool | None:
         """Whether the shared storage answers now (None: counts are kept in memory)."""
