@@ -14,7 +14,13 @@ from models.idempotency import Answer
 from models.ordering import is_time
 from service import idempotency
 from service.access.authentication import current_caller, current_viewer
-from service.conditional import ETAG, entity_tag, preconditions, representation
+from service.conditional import (
+    ETAG,
+    entity_tag,
+    preconditions,
+    refuse_conditional_create,
+    representation,
+)
 from service.pagination import list_request, paginated
 from service.runtime import database, passwords
 
@@ -52,6 +58,8 @@ def list_users(
 
 
 def create_user(body: dict[str, Any]) -> Response:
+    refuse_conditional_create()
+
     def create(session: Session) -> Answer:
         user = users.create(session, body, passwords())
         created = user.document()
