@@ -6,10 +6,13 @@ import hashlib
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.builders import MERGE_PATCH, account, create_comment, create_post, error_of
 from tests.database import count_rows, run_sql
+from tests.servers import running_server
+from tests.settings import FAST_HASHING_ENV
 
 
 @pytest.fixture
@@ -326,3 +329,36 @@ class TestStarPreconditions:
             headers={**account(client).headers, "If-None-Match": "*"},
         )
         assert response.status_code == 404
+
+
+@pytest.mark.usefixtures("clean_database")
+def test_tags_and_cursors_hold_across_the_workers_of_a_served_app(database_url):
+    """`make serve` with two workers and no APP_SECRET: each worker reads the secret kept
+    in the database, so a tag or cursor one worker made is the one the other makes and
+    accepts (each request on a new connection, spread over the workers)."""
+    env = {"DATABASE_URL": database_url, "RATELIMIT_ENABLED": "false", **FAST_HASHING_ENV}
+    with running_server(env, workers=2) as base:
+
+        def fresh() -> httpx.Client:
+            return httpx.Client(base_url=base, timeout=10)
+
+        with fresh() as http:
+            author = account(http)
+            post_ids = [create_post(http, author, status="published")["id"] for _ in range(3)]
+        url = f"/api/posts/{post_ids[0]}"
+        tags: set[str] = set()
+        cursors: set[str] = set()
+        for _ in range(12):
+            with fresh() as http:
+                tags.add(http.get(url, headers=author.headers).headers["ETag"])
+                page = http.get("/api/posts?sortBy=title&limit=1").json()["pagination"]
+                cursors.add(page["nextCursor"])
+        assert len(tags) == 1
+        assert len(cursors) == 1
+        (tag,), (cursor,) = tags, cursors
+        for _ in range(6):
+            with fresh() as http:
+                revalidated = http.get(url, headers={**author.headers, "If-None-Match": tag})
+                assert revalidated.status_code == 304
+                walked = http.get(f"/api/posts?sortBy=title&limit=1&cursor={cursor}")
+                assert walked.status_code == 200, walked.text
