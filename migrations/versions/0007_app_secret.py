@@ -8,6 +8,10 @@ One row holding 32 random bytes, made here, once per database: the secret that s
 cursors and keys entity tags (service/app_secret.py) when `APP_SECRET` is not set. Every
 worker and instance on the database reads the same one; before, the cursors' key was
 derived from the database URL, which anyone could guess.
+
+A SQL script (`alembic upgrade --sql`) creates the table only: a secret written into a
+script would be kept and passed around with it. The service then makes the row at its
+first request that needs it (insert-if-absent, models/app_secret.py).
 """
 
 import secrets
@@ -33,6 +37,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    if op.get_context().as_sql:
+        return
     op.bulk_insert(
         table,
         [{"id": 1, "secret": secrets.token_bytes(SECRET_BYTES), "created_at": datetime.now(UTC)}],
