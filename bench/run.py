@@ -53,6 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+# The secret (APP_SECRET) of every system: one for every copy of the data.
+BENCH_SECRET = "bench-secret-of-at-least-32-characters"
 # Narrow a run while tuning, e.g. BENCH_SYSTEMS=service BENCH_SCENARIOS=list,get.
 ONLY_SYSTEMS = set(filter(None, os.environ.get("BENCH_SYSTEMS", "").split(",")))
 ONLY_SCENARIOS = set(filter(None, os.environ.get("BENCH_SCENARIOS", "").split(",")))
@@ -342,8 +344,8 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
     load_before = os.getloadavg()[0]
     with database.fresh() as database_url:
         port = free_port()
-        # One cursor key for every copy of the data, so that equal pages are equal bytes.
-        env = {**os.environ, "DATABASE_URL": database_url, "CURSOR_SECRET": "bench", **system.env}
+        # One secret for every copy of the data, so that equal pages are equal bytes.
+        env = {**os.environ, "DATABASE_URL": database_url, "APP_SECRET": BENCH_SECRET, **system.env}
         config = SERVICE_CONFIG if system.name.startswith("service") else None
         command = gunicorn_command(system.app, system.worker, WORKERS, port, config)
         server = subprocess.Popen(command, cwd=ROOT, env=env)

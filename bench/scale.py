@@ -48,8 +48,8 @@ from bench.seed import seed_url
 from models import post as posts
 from models.db import make_engine
 from models.ordering import key_of
+from service.app_secret import AppKeys
 from service.pagination import encode_cursor
-from service.settings import Settings
 from tests.servers import free_port, gunicorn_command, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ SIZES = [int(n) for n in os.environ.get("BENCH_SCALE_SIZES", "1000,100000,100000
 REQUESTS = int(os.environ.get("BENCH_SCALE_REQUESTS", "30"))
 SECONDS = float(os.environ.get("BENCH_SCALE_SECONDS", "4"))
 LIMIT = 20
-SECRET = "bench-scale"
+SECRET = "bench-scale-secret-of-at-least-32-chars"
 # Keep the PostgreSQL database between runs (and reuse it): seeding a million rows again
 # costs minutes on a busy machine.
 KEEP = os.environ.get("BENCH_SCALE_KEEP", "") not in ("", "0")
@@ -75,7 +75,7 @@ MODES = tuple(
 SERVER_ENV = {
     "APP_ENV": "production",
     "RATELIMIT_SCALE": "1000000",
-    "CURSOR_SECRET": SECRET,
+    "APP_SECRET": SECRET,
     "DATABASE_STATEMENT_TIMEOUT": "60",
     "DATABASE_REQUEST_TIMEOUT": "60",
 }
@@ -119,7 +119,7 @@ def cursor_for(engine: Engine, sort_by: str, search: str | None, page: int) -> s
     if isinstance(ident, str):  # SQLite, through text(): the stored text
         ident = uuid.UUID(hex=ident)
     query = {"search": search, "status": None, "sortBy": sort_by, "order": "desc", "authorId": None}
-    key = Settings(cursor_secret=SECRET).cursor_key
+    key = AppKeys.derive(SECRET.encode()).cursor
     if isinstance(value, str) and column != "title":
         value = datetime.fromisoformat(value)
     return encode_cursor(key_of(value, ident), page, "/api/posts", query, key)

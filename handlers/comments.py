@@ -14,7 +14,13 @@ from models.idempotency import Answer
 from models.ordering import is_time
 from service import idempotency
 from service.access.authentication import current_viewer
-from service.conditional import ETAG, entity_tag, preconditions, representation
+from service.conditional import (
+    ETAG,
+    entity_tag,
+    preconditions,
+    refuse_conditional_create,
+    representation,
+)
 from service.pagination import list_request, paginated
 from service.runtime import database
 
@@ -54,6 +60,7 @@ def list_post_comments(
 def create_post_comment(id_: str, body: dict[str, Any], user: str) -> Response:
     def create(session: Session) -> Answer:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
+        refuse_conditional_create()  # after the 404 of a post the caller may not see
         comment = comments.create(session, post.id, uuid.UUID(user), body["body"])
         notifications.comment_posted(session, post, comment)
         created = comments.document_of(session, comment)

@@ -13,7 +13,13 @@ from models.idempotency import Answer
 from models.ordering import is_time
 from service import idempotency
 from service.access.authentication import current_viewer
-from service.conditional import ETAG, entity_tag, preconditions, representation
+from service.conditional import (
+    ETAG,
+    entity_tag,
+    preconditions,
+    refuse_conditional_create,
+    representation,
+)
 from service.pagination import list_request, paginated
 from service.runtime import database
 
@@ -92,6 +98,8 @@ def list_user_posts(
 
 
 def create_post(body: dict[str, Any], user: str) -> Response:
+    refuse_conditional_create()
+
     def create(session: Session) -> Answer:
         post = posts.create(session, uuid.UUID(user), body)
         created = posts.document_of(session, post)

@@ -20,7 +20,13 @@ from service.access.authentication import (
     current_viewer,
     guard_credentials,
 )
-from service.conditional import ETAG, entity_tag, preconditions, representation
+from service.conditional import (
+    ETAG,
+    entity_tag,
+    preconditions,
+    refuse_conditional_create,
+    representation,
+)
 from service.pagination import list_request, paginated
 from service.runtime import current, database, passwords
 
@@ -58,6 +64,8 @@ def list_users(
 
 
 def create_user(body: dict[str, Any]) -> Response:
+    refuse_conditional_create()
+
     def create(session: Session) -> Answer:
         user = users.create(session, body, passwords())
         created = user.document()

@@ -25,6 +25,7 @@ from models.passwords import Passwords
 from service.access.authorization import Authorization
 from service.access.rate_limits import RateLimits
 from service.access.routing_guard import refuse_mismatched_view
+from service.app_secret import AppSecret
 from service.contract import SPEC_DIR, Contract
 from service.dashboard.aggregate import Dashboard
 from service.errors import register_error_handlers
@@ -91,6 +92,7 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
         metrics=metrics,
         placement=placement,
         readiness=Readiness(database, rate_limits),
+        secret=AppSecret(database, settings.configured_secret),
     )
 
 

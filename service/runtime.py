@@ -1,8 +1,8 @@
 """What one app owns, and how the code serving one of its requests reaches it.
 
 `create_app` builds a `Runtime` (settings, contract, database and its guard, password
-hashing, rate limits, the dashboard's HTTP client, metrics) and nothing else holds any
-of it: no module global is written after import.
+hashing, rate limits, the dashboard's HTTP client, metrics, the app's secret) and nothing
+else holds any of it: no module global is written after import.
 The outermost layer (service/middleware/request_context.py) binds the app's runtime
 to each request's own, fresh context, so handlers, hooks and Connexion's security
 callback all find *their* app's runtime, and two apps in one process never meet.
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from models.db import Database
 from models.passwords import Passwords
+from service.app_secret import AppSecret
 from service.contract import Contract
 from service.settings import Settings
 
@@ -50,6 +51,8 @@ class Runtime:
     placement: ReadPlacement
     # What `GET /api/ready` answers, and what it logs for operators.
     readiness: Readiness
+    # The keys that sign cursors and entity tags (APP_SECRET, or the database's secret).
+    secret: AppSecret
 
 
 _current: ContextVar[Runtime] = ContextVar("runtime")

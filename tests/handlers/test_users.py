@@ -268,10 +268,11 @@ class TestReplace:
         assert fields_of(error) == {"email", "role"}
 
     def test_put_on_unknown_id_is_not_found(self, client, admin):
+        # A tag, as a PUT must send (`*` is a 428); no tag makes an unknown id a 412.
         response = client.put(
             f"/api/users/{UNKNOWN_ID}",
             json=user_payload(role="user"),
-            headers={**admin.headers, "If-Match": "*"},
+            headers={**admin.headers, "If-Match": '"1-0000000000000000"'},
         )
         assert response.status_code == 404
 
