@@ -13,7 +13,7 @@ ALL     := $(VENV)/.all-installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: run serve test lint format migrate settings contract bench clean admin seed install \
-	lock spec-diff spec-lint sdk docs
+	lock spec-diff spec-lint sdk docs perf-doc
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -111,6 +111,9 @@ else
 		apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(PY) -m bench.run
 endif
+
+perf-doc: $(ALL)  ## docs/performance.md from the results files in bench/results/ (publish a run: copy latest.json there under a dated name)
+	$(PY) -m tools.perf_doc
 
 clean:
 	rm -rf $(VENV) data build node_modules .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -3,8 +3,11 @@
 Each system is started in turn on 127.0.0.1 with BENCH_WORKERS processes and a fresh copy
 of one seeded database; wrk loads it (64 connections, a warm-up, then BENCH_DURATION
 seconds per scenario), with keep-alive and with `Connection: close`. The pairs alternate
-BENCH_REPEAT times and the medians are reported, with each system's peak memory.
-Results also go to bench/results/latest.json.
+BENCH_REPEAT times and the medians are reported, with each system's peak memory and
+its failures: answers of another class than the scenario expects (wrk's "Non-2xx or 3xx
+responses") and socket errors (connect, read, write, timeout), summed over the rounds.
+Results also go to bench/results/latest.json, with the date, the machine, its load and
+the command (docs/performance.md is rendered from such files: `make perf-doc`).
 
 Databases (BENCH_DATABASES; by default all three when BENCH_POSTGRES_URL or DATABASE_URL
 names a PostgreSQL server, which gets databases of its own, else SQLite alone):
@@ -41,6 +44,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.meta import run_metadata
 from bench.seed import issue_token, seed, seed_url
 from models.db import make_engine
 from tests.servers import SERVICE_CONFIG, free_port, gunicorn_command, wait_until_up
@@ -49,6 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+# The secret (APP_SECRET) of every system: one for every copy of the data.
+BENCH_SECRET = "bench-secret-of-at-least-32-characters"
 # Narrow a run while tuning, e.g. BENCH_SYSTEMS=service BENCH_SCENARIOS=list,get.
 ONLY_SYSTEMS = set(filter(None, os.environ.get("BENCH_SYSTEMS", "").split(",")))
 ONLY_SCENARIOS = set(filter(None, os.environ.get("BENCH_SCENARIOS", "").split(",")))
@@ -168,12 +174,40 @@ def to_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
+class WrkError(Exception):
+    """wrk printed no summary (it could not connect, or the server died)."""
+
+
+SOCKET_ERRORS = ("connect", "read", "write", "timeout")
+# Counts, summed over the rounds (a median of failure counts hides a bad round).
+COUNTS = ("requests", "non2xx", "socket_errors", *(f"errors_{kind}" for kind in SOCKET_ERRORS))
+
+
 def parse_wrk(output: str) -> dict[str, float]:
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = to_ms(re.search(r"\s50%\s+([\d.]+\w+)", output).group(1))  # type: ignore[union-attr]
-    p99 = to_ms(re.search(r"\s99%\s+([\d.]+\w+)", output).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": int(errors.group(1)) if errors else 0}
+    """req/s, p50 and p99 (ms), and the counts: requests, non-2xx (or 3xx) answers and
+    socket errors, which wrk prints only when there were any."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"\s50%\s+([\d.]+\w+)", output)
+    p99 = re.search(r"\s99%\s+([\d.]+\w+)", output)
+    requests = re.search(r"(\d+) requests in ", output)
+    if not (rps and p50 and p99 and requests):
+        raise WrkError(output.strip() or "wrk printed nothing")
+    figures = {
+        "rps": float(rps.group(1)),
+        "p50": to_ms(p50.group(1)),
+        "p99": to_ms(p99.group(1)),
+        "requests": float(requests.group(1)),
+    }
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    figures["non2xx"] = float(non2xx.group(1)) if non2xx else 0.0
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    counts = [float(n) for n in socket.groups()] if socket else [0.0] * len(SOCKET_ERRORS)
+    for kind, count in zip(SOCKET_ERRORS, counts, strict=True):
+        figures[f"errors_{kind}"] = count
+    figures["socket_errors"] = sum(counts)
+    return figures
 
 
 class PeakRss:
@@ -223,6 +257,8 @@ Table = dict[str, dict[str, dict[str, dict[str, float]]]]
 
 class SystemRun(TypedDict):
     results: Results
+    # The warm-ups' own figures: not in the medians, but their failures are reported.
+    warmup: Results
     rss_mib: float
     bodies: dict[str, bytes]
     # The machine's 1-minute load average before and after the run (it is shared).
@@ -308,8 +344,8 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
     load_before = os.getloadavg()[0]
     with database.fresh() as database_url:
         port = free_port()
-        # One cursor key for every copy of the data, so that equal pages are equal bytes.
-        env = {**os.environ, "DATABASE_URL": database_url, "CURSOR_SECRET": "bench", **system.env}
+        # One secret for every copy of the data, so that equal pages are equal bytes.
+        env = {**os.environ, "DATABASE_URL": database_url, "APP_SECRET": BENCH_SECRET, **system.env}
         config = SERVICE_CONFIG if system.name.startswith("service") else None
         command = gunicorn_command(system.app, system.worker, WORKERS, port, config)
         server = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -324,7 +360,8 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
                 "list": get_body(f"{base}/api/users?page=1&limit=20", token),
                 "get": get_body(f"{base}/api/users/{user_id}", token),
             }
-            results: dict[str, dict[str, dict[str, float]]] = {}
+            results: Results = {}
+            warmup: Results = {}
             for mode, mode_args in MODES.items():
                 for scenario, (path, script) in SCENARIOS.items():
                     if scenario in SERVICE_ONLY and not system.name.startswith("service"):
@@ -344,16 +381,33 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
                         args += ["-s", str(ROOT / "bench" / script)]
                     # A prefix per run (the script's argument) keeps every POST's email unique.
                     warm = [wrk, *args, f"-d{WARMUP}s", url, "--", f"{mode}-warm-{time.time_ns()}"]
-                    subprocess.run(warm, capture_output=True, check=True)
+                    label = f"{system.name} {mode} {scenario}"
+                    warmup.setdefault(mode, {})[scenario] = load_with(warm, f"{label} warm-up")
                     measured = [wrk, *args, f"-d{DURATION}s", url, "--", f"{mode}-{time.time_ns()}"]
-                    done = subprocess.run(measured, capture_output=True, text=True, check=True)
-                    results.setdefault(mode, {})[scenario] = parse_wrk(done.stdout)
+                    results.setdefault(mode, {})[scenario] = load_with(measured, label)
         finally:
             server.terminate()
             server.wait(timeout=30)
             peak = rss.stop()
         load = (load_before, os.getloadavg()[0])
-        return {"results": results, "rss_mib": peak, "bodies": bodies, "load": load}
+        return {
+            "results": results,
+            "warmup": warmup,
+            "rss_mib": peak,
+            "bodies": bodies,
+            "load": load,
+        }
+
+
+def load_with(command: list[str], label: str) -> dict[str, float]:
+    """Run wrk; its figures, or the run stops with what wrk said."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        return parse_wrk(done.stdout + done.stderr)
+    except WrkError as error:
+        raise SystemExit(
+            f"bench: wrk failed on {label} (exit {done.returncode}): {error}"
+        ) from None
 
 
 def get_body(url: str, token: str) -> bytes:
@@ -370,7 +424,7 @@ def median_table(runs: dict[str, list[SystemRun]]) -> Table:
             for scenario in SCENARIOS:
                 if scenario not in reps[0]["results"][mode]:
                     continue  # not run on this system (SERVICE_ONLY)
-                for metric in ("rps", "p50", "p99", "non2xx"):
+                for metric in ("rps", "p50", "p99"):
                     values = [rep["results"][mode][scenario][metric] for rep in reps]
                     table.setdefault(mode, {}).setdefault(scenario, {}).setdefault(system, {})[
                         metric
@@ -402,21 +456,65 @@ def render(table: Table, peaks: dict[str, float]) -> str:
                 ratio = service.get("rps", 0.0) / other["rps"] if other["rps"] else 0.0
                 line += f" | {other['rps']:>6.0f} {other['p99']:>5.0f} {ratio:>5.2f}x"
             lines.append(line + " |")
-    failed = [
-        f"{name} {mode} {scenario}: {figures['non2xx']:.0f}"
-        for mode, scenarios in table.items()
-        for scenario, systems in scenarios.items()
-        if scenario != "error"
-        for name, figures in systems.items()
-        if figures["non2xx"]
-    ]
-    if failed:
-        lines.append("non-2xx answers (median count) where 2xx was expected: " + "; ".join(failed))
     lines.append(
         "ratio: the service's req/s over the system's. peak RSS (MiB, all workers): "
         + ", ".join(f"{name} {peak:.0f}" for name, peak in peaks.items())
     )
     return "\n".join(lines)
+
+
+# mode -> scenario -> system -> count -> total over the rounds
+Failures = dict[str, dict[str, dict[str, dict[str, float]]]]
+# The scenario whose every request is refused (400): there a 2xx answer is the failure.
+REFUSED = frozenset({"error"})
+
+
+def failure_totals(runs: dict[str, list[Results]]) -> Failures:
+    """Each system's counts per mode and scenario, summed over its rounds; `unexpected`
+    counts the answers of another class than the scenario's (a 2xx where 400 is due,
+    anything else where 2xx is)."""
+    totals: Failures = {}
+    for system, reps in runs.items():
+        for results in reps:
+            for mode, scenarios in results.items():
+                for scenario, figures in scenarios.items():
+                    counts = totals.setdefault(mode, {}).setdefault(scenario, {})
+                    cell = counts.setdefault(system, dict.fromkeys((*COUNTS, "unexpected"), 0.0))
+                    for name in COUNTS:
+                        cell[name] += figures.get(name, 0.0)
+                    expected_non2xx = scenario in REFUSED
+                    wrong = figures["requests"] - figures["non2xx"]
+                    cell["unexpected"] += wrong if expected_non2xx else figures["non2xx"]
+    return totals
+
+
+def render_failures(totals: Failures, rounds: int, what: str = "failures") -> str:
+    """One line per system, mode and scenario with answers of the wrong class or socket
+    errors; or one line saying there were none."""
+    lines = []
+    for mode, scenarios in totals.items():
+        for scenario, systems in scenarios.items():
+            for system, counts in systems.items():
+                if not counts["unexpected"] and not counts["socket_errors"]:
+                    continue
+                expected = "non-2xx" if scenario in REFUSED else "2xx"
+                answers = "2xx" if scenario in REFUSED else "non-2xx"
+                line = (
+                    f"  {system:<14} {mode:<10} {scenario + ':':<10} {counts['unexpected']:.0f} "
+                    f"{answers} of {counts['requests']:.0f} requests ({expected} expected)"
+                )
+                if counts["socket_errors"]:
+                    kinds = ", ".join(
+                        f"{kind} {counts[f'errors_{kind}']:.0f}"
+                        for kind in SOCKET_ERRORS
+                        if counts[f"errors_{kind}"]
+                    )
+                    line += f"; socket errors {counts['socket_errors']:.0f} ({kinds})"
+                lines.append(line)
+    head = f"{what}, summed over {rounds} round{'s' if rounds != 1 else ''}"
+    if not lines:
+        return f"{head}: none (every answer of the expected class, no socket errors)"
+    return "\n".join([f"{head}:", *lines])
 
 
 def _cells(table: Table) -> list[dict[str, dict[str, float]]]:
@@ -461,15 +559,26 @@ def bench_database(name: str, folder: Path, wrk: str) -> dict[str, Any]:
     if len(same_work) < 2:
         same = {}
     table = median_table(runs)
+    failures = failure_totals(
+        {name: [rep["results"] for rep in reps] for name, reps in runs.items()}
+    )
+    warmup_failures = failure_totals(
+        {name: [rep["warmup"] for rep in reps] for name, reps in runs.items()}
+    )
     peaks = {name: max(rep["rss_mib"] for rep in reps) for name, reps in runs.items()}
     loads = [value for reps in runs.values() for rep in reps for value in rep["load"]]
     return {
         "medians": table,
+        "failures": failures,
+        "warmup_failures": warmup_failures,
         "peak_rss_mib": peaks,
         "identical_bodies": same,
         "load_average": {"min": min(loads), "max": max(loads)},
         "runs": {
-            name: [{"results": rep["results"], "load": rep["load"]} for rep in reps]
+            name: [
+                {"results": rep["results"], "warmup": rep["warmup"], "load": rep["load"]}
+                for rep in reps
+            ]
             for name, reps in runs.items()
         },
     }
@@ -478,6 +587,8 @@ def bench_database(name: str, folder: Path, wrk: str) -> dict[str, Any]:
 def report(name: str, result: dict[str, Any]) -> None:
     print(f"\n== database: {name} ==")
     print(render(result["medians"], result["peak_rss_mib"]))
+    print(render_failures(result["failures"], REPEAT))
+    print(render_failures(result["warmup_failures"], REPEAT, "failures in the warm-ups"))
     print(f"identical bodies for the same query: {result['identical_bodies']}")
     load = result["load_average"]
     print(
@@ -490,6 +601,7 @@ def report(name: str, result: dict[str, Any]) -> None:
 
 def main() -> int:
     wrk = ensure_wrk()
+    meta = run_metadata("bench", "bench.run")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     settings = (
         f"wrk -c{CONNECTIONS}, {DURATION} s per scenario after {WARMUP} s warm-up, "
@@ -506,11 +618,28 @@ def main() -> int:
             print(f"\n{settings}")
             report(name, results[name])
             document = {
-                "machine": machine,
-                "workers": WORKERS,
-                "duration_s": DURATION,
-                "repeat": REPEAT,
-                "connections": CONNECTIONS,
+                "kind": "bench",
+                "meta": meta,
+                "settings": {
+                    "workers": WORKERS,
+                    "duration_s": DURATION,
+                    "warmup_s": WARMUP,
+                    "repeat": REPEAT,
+                    "connections": CONNECTIONS,
+                    "systems": [system.name for system in SYSTEMS],
+                    "variants": {
+                        system.name: {
+                            **{k: v for k, v in system.env.items() if k not in SERVICE_ENV},
+                            **(
+                                {"worker": system.worker}
+                                if system.worker != SYSTEMS[0].worker
+                                else {}
+                            ),
+                        }
+                        for system in SYSTEMS
+                        if system.name.startswith("service:")
+                    },
+                },
                 "databases": results,
             }
             (out / "latest.json").write_text(json.dumps(document, indent=2))

@@ -15,7 +15,8 @@ ways:
 
 Each case runs `BENCH_SCALE_REQUESTS` (30) times after 3 warm-ups, or for
 `BENCH_SCALE_SECONDS` (4 s) when it is slower, at least 5 times; p50 and p99 in ms
-(p99 of few samples is their maximum). Results also go to bench/results/scale.json.
+(p99 of few samples is their maximum). Results also go to bench/results/scale.json, with
+the date, the machine, its load and the command (rendered by `make perf-doc`).
 
 `BENCH_SCALE_SIZES` (1000,100000,1000000), `BENCH_SCALE_DATABASES` (sqlite,postgresql)
 and `BENCH_SCALE_MODES` (page+exact,page,cursor) choose what runs; `BENCH_SCALE_KEEP=1`
@@ -42,12 +43,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from bench.bulk import SEARCH_TERM, grow_posts
+from bench.meta import run_metadata
 from bench.seed import seed_url
 from models import post as posts
 from models.db import make_engine
 from models.ordering import key_of
+from service.app_secret import AppKeys
 from service.http.pagination import encode_cursor
-from service.settings import Settings
 from tests.servers import free_port, gunicorn_command, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +57,7 @@ SIZES = [int(n) for n in os.environ.get("BENCH_SCALE_SIZES", "1000,100000,100000
 REQUESTS = int(os.environ.get("BENCH_SCALE_REQUESTS", "30"))
 SECONDS = float(os.environ.get("BENCH_SCALE_SECONDS", "4"))
 LIMIT = 20
-SECRET = "bench-scale"
+SECRET = "bench-scale-secret-of-at-least-32-chars"
 # Keep the PostgreSQL database between runs (and reuse it): seeding a million rows again
 # costs minutes on a busy machine.
 KEEP = os.environ.get("BENCH_SCALE_KEEP", "") not in ("", "0")
@@ -73,7 +75,7 @@ MODES = tuple(
 SERVER_ENV = {
     "APP_ENV": "production",
     "RATELIMIT_SCALE": "1000000",
-    "CURSOR_SECRET": SECRET,
+    "APP_SECRET": SECRET,
     "DATABASE_STATEMENT_TIMEOUT": "60",
     "DATABASE_REQUEST_TIMEOUT": "60",
 }
@@ -117,7 +119,7 @@ def cursor_for(engine: Engine, sort_by: str, search: str | None, page: int) -> s
     if isinstance(ident, str):  # SQLite, through text(): the stored text
         ident = uuid.UUID(hex=ident)
     query = {"search": search, "status": None, "sortBy": sort_by, "order": "desc", "authorId": None}
-    key = Settings(cursor_secret=SECRET).cursor_key
+    key = AppKeys.derive(SECRET.encode()).cursor
     if isinstance(value, str) and column != "title":
         value = datetime.fromisoformat(value)
     return encode_cursor(key_of(value, ident), page, "/api/posts", query, key)
@@ -231,6 +233,7 @@ def main() -> int:
         f"GET /api/posts, limit {LIMIT}, one request at a time, 1 worker; "
         f"p50 p99 ms; {sys.version.split()[0]}"
     )
+    meta = run_metadata("bench SCALE=1", "bench.scale")
     results: list[dict[str, Any]] = []
     if not ONLY or "sqlite" in ONLY:
         with tempfile.TemporaryDirectory() as folder:
@@ -257,7 +260,8 @@ def main() -> int:
             server.dispose()
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "scale.json").write_text(json.dumps(results, indent=2))
+    document = {"kind": "scale", "meta": meta, "limit": LIMIT, "rows": results}
+    (out / "scale.json").write_text(json.dumps(document, indent=2))
     return 0
 
 

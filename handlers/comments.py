@@ -14,7 +14,13 @@ from models.idempotency import Answer
 from models.ordering import is_time
 from service.access.caller import current_viewer, signed_in
 from service.http import idempotent_creates as idempotency
-from service.http.conditional import ETAG, entity_tag, preconditions, representation
+from service.http.conditional import (
+    ETAG,
+    entity_tag,
+    preconditions,
+    refuse_conditional_create,
+    representation,
+)
 from service.http.pagination import list_request, paginated
 from service.runtime import database
 
@@ -54,6 +60,7 @@ def list_post_comments(
 def create_post_comment(id_: str, body: dict[str, Any]) -> Response:
     def create(session: Session) -> Answer:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
+        refuse_conditional_create()  # after the 404 of a post the caller may not see
         comment = comments.create(session, post.id, signed_in().id, body["body"])
         notifications.comment_posted(session, post, comment)
         created = comments.document_of(session, comment)

@@ -13,7 +13,13 @@ from models.idempotency import Answer
 from models.ordering import is_time
 from service.access.caller import current_viewer, signed_in
 from service.http import idempotent_creates as idempotency
-from service.http.conditional import ETAG, entity_tag, preconditions, representation
+from service.http.conditional import (
+    ETAG,
+    entity_tag,
+    preconditions,
+    refuse_conditional_create,
+    representation,
+)
 from service.http.pagination import list_request, paginated
 from service.runtime import database
 
@@ -92,6 +98,8 @@ def list_user_posts(
 
 
 def create_post(body: dict[str, Any]) -> Response:
+    refuse_conditional_create()
+
     def create(session: Session) -> Answer:
         post = posts.create(session, signed_in().id, body)
         created = posts.document_of(session, post)

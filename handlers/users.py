@@ -12,11 +12,18 @@ from models import user as users
 from models import user_removal
 from models.idempotency import Answer
 from models.ordering import is_time
-from service.access.caller import current_caller, current_viewer, signed_in
+from service.access.caller import Caller, current_caller, current_viewer, signed_in
+from service.edge.scope import current as current_scope
 from service.http import idempotent_creates as idempotency
-from service.http.conditional import ETAG, entity_tag, preconditions, representation
+from service.http.conditional import (
+    ETAG,
+    entity_tag,
+    preconditions,
+    refuse_conditional_create,
+    representation,
+)
 from service.http.pagination import list_request, paginated
-from service.runtime import database, passwords
+from service.runtime import current, database, passwords
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
 COLLECTION = "/api/users"
@@ -52,6 +59,8 @@ def list_users(
 
 
 def create_user(body: dict[str, Any]) -> Response:
+    refuse_conditional_create()
+
     def create(session: Session) -> Answer:
         user = users.create(session, body, passwords())
         created = user.document()
@@ -68,19 +77,46 @@ def get_user(id_: str) -> Response:
     return representation(document, entity_tag(version, document))
 
 
-def _change(id_: str, fields: dict[str, Any], *, replace: bool) -> Response:
+def _confirm(
+    session: Session, caller: Caller, user: users.User, password: str | None, changing: list[str]
+) -> None:
+    """A new email or password needs the caller's own current password (an admin's own
+    for someone else's account); a wrong one is a failed credential of the client, and
+    past `x-rate-limit-auth-failures` a 429 before it is even checked."""
+    record_failure = (
+        current().rate_limits.guard_login(current_scope().client)
+        if password is not None
+        else _nothing
+    )
+    confirming = user if user.id == caller.id else users.get(session, caller.id)
+    users.confirm(confirming, password, changing, passwords(), record_failure)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _change(id_: str, body: dict[str, Any], *, replace: bool) -> Response:
     """A new password or role ends the user's sessions, in the same transaction: every
     token of theirs is revoked but the one this request came with, if it is theirs.
-    A PUT must name the version it replaces (If-Match); a PATCH may."""
+    A PUT must name the version it replaces (If-Match); a PATCH may. A new email or
+    password needs `currentPassword`; a new email also counts against the sign-up's
+    limit of the client's address (`x-rate-limit-fields`)."""
     caller = current_caller()
-    viewer = current_viewer()
+    assert caller is not None  # the operation's security is bearerAuth alone
+    fields = {name: value for name, value in body.items() if name != users.CURRENT_PASSWORD}
     with preconditions(required=replace) as precondition, database().session() as session:
         user = users.get(session, uuid.UUID(id_))
-        precondition.check(lambda: entity_tag(user.version, users.seen_by(viewer, user)))
+        precondition.check(lambda: entity_tag(user.version, users.seen_by(caller.viewer, user)))
+        changing = users.needs_confirmation(user, fields)
+        given = body.get(users.CURRENT_PASSWORD)
+        if changing or given is not None:
+            _confirm(session, caller, user, given, changing)
+        current().rate_limits.count_changes(changing)
         role_before = user.role
         changed = users.update(session, user, fields, passwords())
         if "password" in fields or changed.role != role_before:
-            own_token = caller.token_id if caller and caller.id == changed.id else None
+            own_token = caller.token_id if caller.id == changed.id else None
             tokens.revoke_all(session, changed.id, keep=own_token)
         document = changed.document()
     return {"data": document}, 200, {ETAG: entity_tag(changed.version, document)}

@@ -7,6 +7,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlmodel import SQLModel
 
+import models.app_secret
 import models.idempotency
 import models.notification
 import models.post

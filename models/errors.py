@@ -38,6 +38,11 @@ class WrongCredentials(DomainError):
     """An email and password that do not match (the same words for either mistake)."""
 
 
+class Unconfirmed(DomainError):
+    """A change that needs the caller's current password came without it, or with a
+    wrong one: nothing was changed."""
+
+
 class Unavailable(DomainError):
     """A dependency (the database) does not answer in time, or its breaker is open: the
     request was not carried out, and may be sent again after `retry_after` seconds."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.counting import CountMode, count
-from models.errors import Conflict, NotFound
+from models.errors import Conflict, NotFound, Unconfirmed
 from models.ordering import Key, Page, after, key_of, one_page, stable_order
 from models.passwords import Passwords
 from models.search import matches
@@ -129,6 +130,53 @@ def normalise(fields: dict[str, Any], passwords: Passwords) -> dict[str, Any]:
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def needs_confirmation(user: User, fields: Mapping[str, Any]) -> list[str]:
+    """The fields of a change to `user` that need the caller's current password: a new
+    `email` (compared as stored, so a change of case is none) and any `password` (even
+    the same one, which ends the user's other sessions). An email is where the account is
+    reached and a password how it is entered: a token alone must not change either, and
+    must not learn which emails are taken."""
+    needed = []
+    if "email" in fields and normalise_email(fields["email"]) != user.email:
+        needed.append("email")
+    if "password" in fields:
+        needed.append("password")
+    return needed
+
+
+CURRENT_PASSWORD = "currentPassword"
+
+
+def confirm(
+    caller: User,
+    password: str | None,
+    changing: Sequence[str],
+    passwords: Passwords,
+    failed: Callable[[], None],
+) -> None:
+    """Refuse the change of `changing` unless `password` is the caller's current one.
+
+    Without one, when `changing` needs it, refused before any hashing; a password that is
+    given is checked even when nothing needs it, and a wrong one is reported to `failed`
+    (a failed credential) before the refusal.
+    """
+    names = " and ".join(f"'{name}'" for name in changing)
+    message = (
+        f"Changing {names} needs the caller's current password"
+        if changing
+        else f"'{CURRENT_PASSWORD}' is not the caller's current password"
+    )
+    if password is None:
+        if changing:
+            why = f"is required to change {names}"
+            raise Unconfirmed(message, [{"field": CURRENT_PASSWORD, "in": "body", "message": why}])
+        return
+    if not passwords.verify(caller.password_hash, password):
+        failed()
+        why = "is not the caller's current password"
+        raise Unconfirmed(message, [{"field": CURRENT_PASSWORD, "in": "body", "message": why}])
 
 
 def find_by_email(session: Session, email: str) -> User | None:

@@ -28,6 +28,7 @@ from models.db import Database, DatabaseLimits
 from models.passwords import Passwords
 from service.access.rate_limits import RateLimits
 from service.access.step import AccessStep, stamp
+from service.app_secret import AppSecret
 from service.contract import SPEC_DIR, Contract
 from service.dashboard.aggregate import Dashboard
 from service.edge.body_limit import BodyLimitMiddleware
@@ -49,6 +50,7 @@ from service.patches.request_validation import (
 from service.plan import Plans
 from service.resilience.database import DatabaseGuard
 from service.resilience.placement import Placement
+from service.resilience.readiness import Readiness
 from service.runtime import EXTENSION, Runtime
 from service.settings import Settings
 
@@ -91,6 +93,8 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
         dashboard=Dashboard(settings),
         metrics=metrics,
         access_log=AccessLog(settings.log_format),
+        readiness=Readiness(database, rate_limits),
+        secret=AppSecret(database, settings.configured_secret),
     )
 
 

@@ -61,6 +61,9 @@ class Plan:
     rate_limit: RateLimitItem | None
     # `x-rate-limit-key: address`: counted per client address even for a signed-in caller.
     rate_limit_by_address: bool
+    # `x-rate-limit-fields`: a body field whose change also counts against another
+    # operation's limit (a new email against sign-up's) -> that operation's id.
+    field_limits: Mapping[str, str]
     # The media types its request body may have, lower-case; () for no body.
     media_types: tuple[str, ...]
     # Declares 503: it waits on a dependency (the database, the rate-limit storage).
@@ -134,6 +137,7 @@ class Plans:
                     if declared_limit == UNLIMITED
                     else scaled(declared_limit, rate_limit_scale),
                     rate_limit_by_address=operation.get("x-rate-limit-key") == "address",
+                    field_limits=dict(operation.get("x-rate-limit-fields", {})),
                     media_types=tuple(media.lower() for media in body),
                     waits_on_dependencies="503" in responses,
                     calls_upstreams=bool({"502", "504"} & responses),

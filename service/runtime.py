@@ -1,11 +1,11 @@
 """What one app owns, and how the code serving one of its requests reaches it.
 
 `create_app` builds a `Runtime` (settings, contract and plans, database and its guard,
-password hashing, rate limits, the dashboard's HTTP client, metrics, the access log)
-and nothing else holds any of it: no module global is written after import. Each
-request's scope (service/edge/scope.py) holds its app's runtime, so handlers and layers
-find *their* app's, and two apps in one process never meet. The Flask app keeps it too,
-as `app.app.extensions["runtime"]`.
+password hashing, rate limits, the dashboard's HTTP client, metrics, the access log, the
+app's secret) and nothing else holds any of it: no module global is written after import.
+Each request's scope (service/edge/scope.py) holds its app's runtime, so handlers and
+layers find *their* app's, and two apps in one process never meet. The Flask app keeps it
+too, as `app.app.extensions["runtime"]`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from models.db import Database
 from models.passwords import Passwords
+from service.app_secret import AppSecret
 from service.contract import Contract
 from service.edge.scope import current as current_scope
 from service.plan import Plans
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from service.observability.metrics import Metrics
     from service.resilience.database import DatabaseGuard
     from service.resilience.placement import Placement
+    from service.resilience.readiness import Readiness
 
 EXTENSION = "runtime"
 
@@ -51,6 +53,10 @@ class Runtime:
     # Prometheus metrics and the access line.
     metrics: Metrics
     access_log: AccessLog
+    # What `GET /api/ready` answers, and what it logs for operators.
+    readiness: Readiness
+    # The keys that sign cursors and entity tags (APP_SECRET, or the database's secret).
+    secret: AppSecret
 
 
 def current() -> Runtime:

@@ -6,7 +6,6 @@ the result is passed to `create_app`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Mapping
@@ -16,6 +15,9 @@ DEFAULT_DATABASE_URL = "sqlite:///data/app.db"
 ENVIRONMENTS = ("development", "test", "production")
 LOG_FORMATS = ("text", "json")
 DEFAULT_METRICS_PORT = 9464
+# APP_SECRET's shortest: a cursor and its signature are a known pair, so a short secret
+# could be found offline by trying candidates.
+MIN_SECRET_CHARS = 32
 
 
 class SettingsError(ValueError):
@@ -125,6 +127,23 @@ def _base_url(environ: Mapping[str, str], name: str) -> str:
     return raw
 
 
+def _secret(environ: Mapping[str, str]) -> str:
+    """`APP_SECRET`, or `CURSOR_SECRET`, its former name; empty: the database's secret.
+    The error names the variable and the length it needs, never the value."""
+    name, value = "APP_SECRET", environ.get("APP_SECRET", "").strip()
+    former = environ.get("CURSOR_SECRET", "").strip()
+    if former and value and former != value:
+        raise SettingsError("CURSOR_SECRET is the former name of APP_SECRET: set APP_SECRET only")
+    if former and not value:
+        name, value = "CURSOR_SECRET", former
+    if value and len(value) < MIN_SECRET_CHARS:
+        raise SettingsError(
+            f"{name} must be at least {MIN_SECRET_CHARS} characters, got {len(value)} "
+            "(make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str = "development"
@@ -166,9 +185,10 @@ class Settings:
     # Lists count their matches exactly up to this many; above it `total` is an estimate
     # unless the client sends `Prefer: count=exact` (README, "Lists at scale").
     count_exact_limit: int = 1000
-    # Signs list cursors. Empty: derived from the database URL, so every worker and every
-    # instance on the same database agrees (a cursor grants nothing: see cursor_key).
-    cursor_secret: str = ""
+    # Signs list cursors and keys entity tags (service/app_secret.py). Empty: the random
+    # secret migration 0007 keeps in the database, the same for every worker and instance.
+    # Never shown (repr), so settings printed or logged do not give it away.
+    app_secret: str = field(default="", repr=False)
     # Every log record, the access log's one line per request included: `text` or `json`.
     log_format: str = "text"
     # Where Prometheus scrapes GET /metrics: its own port (never the API's), loopback by
@@ -211,16 +231,9 @@ class Settings:
         return any((*sources, self.dashboard_notifications_url))
 
     @property
-    def cursor_key(self) -> bytes:
-        """The key list cursors are signed with: `CURSOR_SECRET`, else one derived from
-        the database URL, the same in every worker and instance that share the data.
-
-        A cursor is a position, not a permission: every page is filtered by what the
-        caller may see, so a forged cursor shows nothing more. The signature makes an
-        altered cursor a clean 400 and keeps cursors opaque; set `CURSOR_SECRET` where
-        the database URL is guessable and that matters."""
-        source = self.cursor_secret or f"cursor:{self.database_url}"
-        return hashlib.sha256(source.encode()).digest()
+    def configured_secret(self) -> bytes | None:
+        """`APP_SECRET` as the key material it is, or None: the database's secret."""
+        return self.app_secret.encode("utf-8") if self.app_secret else None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -259,7 +272,7 @@ class Settings:
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),
             count_exact_limit=_integer(env, "COUNT_EXACT_LIMIT", 1000, minimum=0),
-            cursor_secret=env.get("CURSOR_SECRET", "").strip(),
+            app_secret=_secret(env),
             log_format=_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
             metrics_port=_port(env, "METRICS_PORT", DEFAULT_METRICS_PORT),
             metrics_host=env.get("METRICS_HOST", "").strip() or "127.0.0.1",

@@ -20,7 +20,6 @@ uvicorn worker (uvloop), as FastAPI's users run it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -45,22 +44,22 @@ from models.db import Database
 from models.errors import DomainError, InvalidToken
 from models.passwords import Passwords
 from models.viewer import Viewer
+from service.app_secret import AppSecret
 from service.http.conditional import entity_tag
 from service.http.errors import ApiError, ErrorCode, body_of, from_domain, from_status
 from service.http.pagination import ListRequest, paginated
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/bench.db")
 ORIGINS = [o for o in os.environ.get("CORS_ORIGINS", "").split(",") if o]
-# The service's defaults: totals counted up to 1,000 matches, cursors signed with a key
-# derived from the database URL (service/settings.py).
+# The service's defaults: totals counted up to 1,000 matches; cursors and tags signed with
+# keys of APP_SECRET, else of the secret kept in the database (service/app_secret.py).
 COUNT_EXACT_LIMIT = 1000
-CURSOR_KEY = hashlib.sha256(
-    (os.environ.get("CURSOR_SECRET") or f"cursor:{DATABASE_URL}").encode()
-).digest()
+CONFIGURED_SECRET = os.environ.get("APP_SECRET") or os.environ.get("CURSOR_SECRET")
 SCALE = int(os.environ.get("RATELIMIT_SCALE", "1"))
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 database = Database(DATABASE_URL)
+secret = AppSecret(database, CONFIGURED_SECRET.encode() if CONFIGURED_SECRET else None)
 passwords = Passwords(
     int(os.environ.get("PASSWORD_HASH_TIME_COST", "3")),
     int(os.environ.get("PASSWORD_HASH_MEMORY_KIB", "65536")),
@@ -299,7 +298,7 @@ def list_users(
             counting=page_request.counting,
             exact_limit=page_request.exact_limit,
         )
-    body, status, headers = paginated(found, page_request, CURSOR_KEY)
+    body, status, headers = paginated(found, page_request, secret.keys().cursor)
     return json_response(body, status, {**headers, **limit_headers})
 
 
@@ -311,7 +310,7 @@ def get_user(
 ) -> Response:
     with database.read() as connection:
         found, version = users.document_by_id(connection, uuid.UUID(user_id), caller.viewer)
-    headers = {**limit_headers, "ETag": entity_tag(version, found)}
+    headers = {**limit_headers, "ETag": entity_tag(version, found, secret.keys().etag)}
     return json_response({"data": found}, 200, headers)
 
 

@@ -10,6 +10,9 @@
   `x-rate-limit-auth-failures`: once over it, credentials are refused with 429 before they
   are even checked.
 - `x-rate-limit: none` exempts an operation (liveness and readiness probes).
+- `x-rate-limit-fields: {email: create_user}`: a request that changes one of these body
+  fields also takes one request from that operation's bucket (`count_changes`, called by
+  the handler, which knows what changes).
 - With Redis as storage the counts are shared by every instance. If the storage fails,
   requests are served unlimited (fail open) and the failure is logged at most once a minute.
   Every call to Redis is bounded (`RATELIMIT_STORAGE_TIMEOUT`, no retries), and after a few
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +41,7 @@ from limits.strategies import FixedWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from service.edge.scope import RequestScope
+from service.edge.scope import RequestScope, current
 from service.http.errors import ApiError, ErrorCode
 from service.plan import Plan, Plans
 from service.resilience.breaker import Breaker, BreakerOpen
@@ -198,6 +201,7 @@ class RateLimits:
         """`refused` hears of each 429: the operationId whose limit was reached, or
         `auth_failures` (metrics)."""
         self.refused = refused
+        self.plans = plans
         self.enabled = settings.ratelimit_enabled
         uri = settings.ratelimit_storage_uri
         storage = storage_from_string(
@@ -225,6 +229,20 @@ class RateLimits:
         keeping the count the increment returns: it gives the remaining requests without
         another storage call. None: not counted (exempt, disabled, or the storage is down).
         """
+        return self._hit(plan, request, f"Rate limit of {plan.rate_limit} exceeded")
+
+    def count_changes(self, fields: Iterable[str]) -> None:
+        """The request changes these body fields: each operation its plan's
+        `x-rate-limit-fields` names for them takes one request from its bucket (keyed as
+        that operation keys it), 429 once over its limit."""
+        request = current()
+        shared = request.plan.field_limits if request.plan else {}
+        for operation_id in sorted({shared[name] for name in fields if name in shared}):
+            other = self.plans[operation_id]
+            message = f"Rate limit of {other.rate_limit} exceeded (shared with {operation_id})"
+            self._hit(other, request, message)
+
+    def _hit(self, plan: Plan, request: RequestScope, message: str) -> Window | None:
         limit = plan.rate_limit
         if limit is None or not self.enabled:
             return None
@@ -241,9 +259,7 @@ class RateLimits:
         window = Window(limit, max(limit.amount - count, 0), int(reset_at))
         if count > limit.amount:
             self.refused(plan.operation_id)
-            error = rate_limited(
-                window.reset_at - int(time.time()), f"Rate limit of {limit} exceeded"
-            )
+            error = rate_limited(window.reset_at - int(time.time()), message)
             error.headers.update(window.headers())
             raise error
         return window

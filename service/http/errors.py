@@ -31,6 +31,7 @@ from models.errors import (
     PreconditionFailed,
     PreconditionRequired,
     Unavailable,
+    Unconfirmed,
     WrongCredentials,
 )
 from service.edge.scope import current_or_none
@@ -105,6 +106,7 @@ DOMAIN_CODES: dict[type[DomainError], ErrorCode] = {
     Conflict: ErrorCode.CONFLICT,
     InvalidToken: ErrorCode.UNAUTHORIZED,
     WrongCredentials: ErrorCode.UNAUTHORIZED,
+    Unconfirmed: ErrorCode.FORBIDDEN,  # not 401: the token is good, and stays signed in
     Unavailable: ErrorCode.SERVICE_UNAVAILABLE,
     PreconditionFailed: ErrorCode.PRECONDITION_FAILED,
     PreconditionRequired: ErrorCode.PRECONDITION_REQUIRED,

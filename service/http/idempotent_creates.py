@@ -55,7 +55,11 @@ def _fingerprint(body: Any) -> str:
 def create(body: Any, make: Callable[[Session], Answer]) -> Response:
     """Run `make` in one unit of work, once per key: the kept answer for a retry."""
     key = flask.request.headers.get(HEADER)
-    database = current().database
+    runtime = current()
+    database = runtime.database
+    # The answer's ETag needs the app's keys: read them before this unit of work holds
+    # SQLite's write lock, which making a missing secret would wait on (models/app_secret.py).
+    runtime.secret.keys()
     with database.session() as session:
         if key is None:
             answer = make(session)

@@ -2,10 +2,11 @@
 `pagination` object, the RFC 8288 `Link` header, and `Prefer: count=…`.
 
 A cursor is a keyset position: the sort key's value and the id of the last item shown,
-bound to the list, sort and filters it was made for, signed with HMAC-SHA256
-(`Settings.cursor_key`) and base64url-encoded. The next page is the rows after that
-position, found by an index seek: as fast at row 1,000,000 as at row 20, and nothing
-repeats or goes missing when rows are added or deleted between pages.
+bound to the list, sort and filters it was made for, signed with HMAC-SHA256 (the
+cursor key of the app's secret, service/app_secret.py) and base64url-encoded. The next
+page is the rows after that position, found by an index seek: as fast at row 1,000,000
+as at row 20, and nothing repeats or goes missing when rows are added or deleted between
+pages.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,11 @@ from service.runtime import current
 
 SIGNATURE_BYTES = 16
 MAX_PAGE = 1_000_000_000
+# The text sort keys (a title, a name, an email) are shorter than this in characters.
+MAX_TEXT = 1000
+# How `to_iso` writes a time, which is all a cursor may hold: "2026-11-25T15:33:02.065152Z".
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
 _COUNT_PREFERENCE = re.compile(r"(?:^|[,;\s])count\s*=\s*\"?(exact|planned|estimated)\"?", re.I)
 
 
@@ -87,7 +93,12 @@ def decode_cursor(
     cursor: str, path: str, query: Mapping[str, Any], secret: bytes, *, time_key: bool
 ) -> tuple[Key, int]:
     """The position and page number a cursor holds; a 400 for anything but a cursor this
-    service made for this very list, sort and filters."""
+    service made for this very list, sort and filters.
+
+    A valid signature is not trusted further: every value is checked and converted here,
+    as `encode_cursor` writes it, so that nothing a holder of the key could sign (a time
+    out of range once in UTC, a lone surrogate, a NUL, a page of another type) reaches
+    the database as anything but the 400 naming `cursor`."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError):
@@ -97,20 +108,59 @@ def decode_cursor(
     if len(signature) < SIGNATURE_BYTES or not hmac.compare_digest(signature, expected):
         raise _invalid("cursor", "is not a cursor this service made, or was altered")
     try:
-        binding, kind, shown, ident, page = json.loads(payload)
+        binding, kind, shown, ident, page = _fields(payload)
         if binding != _binding(path, query):
             raise _invalid(
                 "cursor", "was made for another list, sortBy, order or filter: start again"
             )
-        if kind != ("t" if time_key else "s") or not isinstance(shown, str):
+        if kind != ("t" if time_key else "s"):
             raise ValueError(kind)
-        value: Any = datetime.fromisoformat(shown) if time_key else shown
-        if not isinstance(page, int) or not 1 < page <= MAX_PAGE:
-            raise ValueError(page)
-        return (value, uuid.UUID(hex=ident)), page
-    except (ValueError, TypeError, AttributeError, UnicodeDecodeError):
+        value: Any = _time(shown) if time_key else _text(shown)
+        return (value, _uuid(ident)), _page(page)
+    except (ValueError, TypeError, RecursionError):
         # Signed by this key but not by this code (another version, or a leaked key).
         raise _invalid("cursor", "is not a cursor this service made") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity: JSON has no such numbers
+
+
+def _fields(payload: bytes) -> list[Any]:
+    """The payload's five fields: a JSON array of UTF-8, the binding a string."""
+    fields = json.loads(payload.decode("utf-8"), parse_constant=_refuse_constant)
+    if not isinstance(fields, list) or len(fields) != 5 or not isinstance(fields[0], str):
+        raise ValueError("shape")
+    return fields
+
+
+def _time(shown: Any) -> datetime:
+    """A time exactly as `to_iso` writes it: UTC, so nothing shifts it out of range."""
+    if not isinstance(shown, str) or not _TIME.fullmatch(shown):
+        raise ValueError("time")
+    return datetime.fromisoformat(shown).astimezone(UTC)
+
+
+def _text(shown: Any) -> str:
+    """A text sort key every database takes: no NUL (PostgreSQL refuses one), nothing
+    that is not UTF-8 (a lone surrogate), no longer than any such column."""
+    if not isinstance(shown, str) or len(shown) > MAX_TEXT or "\x00" in shown:
+        raise ValueError("text")
+    shown.encode("utf-8")  # UnicodeEncodeError, a ValueError, for a lone surrogate
+    return shown
+
+
+def _uuid(ident: Any) -> uuid.UUID:
+    if not isinstance(ident, str) or not _HEX_ID.fullmatch(ident):
+        raise ValueError("id")
+    return uuid.UUID(hex=ident)
+
+
+def _page(page: Any) -> int:
+    # Not a bool (an int to Python) nor a float: exactly what encode_cursor wrote.
+    if type(page) is not int or not 1 < page <= MAX_PAGE:
+        raise ValueError("page")
+    return page
 
 
 def counting_preference(prefer: str | None) -> CountMode | None:
@@ -136,7 +186,8 @@ def list_request(
     if cursor is not None:
         if page is not None:
             raise _invalid("page", "must not be given with 'cursor'")
-        after, number = decode_cursor(cursor, path, query, settings.cursor_key, time_key=time_key)
+        key = current().secret.keys().cursor
+        after, number = decode_cursor(cursor, path, query, key, time_key=time_key)
     preferred = counting_preference(flask.request.headers.get("Prefer"))
     return ListRequest(
         path=path,
@@ -192,10 +243,10 @@ def paginated(
     page: Page, request: ListRequest, secret: bytes | None = None
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The handler's return value for one page of a list; cursors signed with `secret`,
-    by default the app's `CURSOR_SECRET`."""
+    by default the cursor key of the app's secret."""
     next_cursor = None
     if page.next_key is not None:
-        secret = secret or current().settings.cursor_key
+        secret = secret or current().secret.keys().cursor
         next_cursor = encode_cursor(
             page.next_key, request.page + 1, request.path, request.query, secret
         )

@@ -54,7 +54,7 @@ def apps(
             monkeypatch.setenv("APP_ENV", "production")
             monkeypatch.setenv("CORS_ORIGINS", ORIGIN)
             # One key for every copy of the data, so that their cursors are the same.
-            monkeypatch.setenv("CURSOR_SECRET", "bench")
+            monkeypatch.setenv("APP_SECRET", "bench-secret-of-at-least-32-characters")
             monkeypatch.setenv("RATELIMIT_SCALE", str(scale))
             monkeypatch.setenv("PASSWORD_HASH_TIME_COST", "1")
             monkeypatch.setenv("PASSWORD_HASH_MEMORY_KIB", "1024")

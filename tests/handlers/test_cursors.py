@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from service.app import runtime_of
+from service.http.pagination import SIGNATURE_BYTES
 from tests.builders import account, create_comment, create_post, error_of
+from tests.database import run_sql
 
 
 def links_of(response) -> dict[str, dict[str, str]]:
@@ -194,3 +201,150 @@ class TestTotals:
         response = client.get("/api/posts", headers={"Prefer": "count=sometimes, respond-async"})
         assert response.status_code == 200
         assert "preference-applied" not in response.headers
+
+
+def signing_key(app) -> bytes:
+    """The key the app signs its cursors with, as only the service knows it."""
+    return runtime_of(app).secret.keys().cursor
+
+
+def payload_of(cursor: str) -> list[Any]:
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    return json.loads(raw[SIGNATURE_BYTES:])
+
+
+def signed(payload: Any, key: bytes) -> str:
+    """A cursor holding `payload`, signed with `key`: what a holder of the key could make.
+    JSON escapes (`ensure_ascii`) carry what UTF-8 cannot, a lone surrogate say."""
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    signature = hmac.new(key, raw, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    return base64.urlsafe_b64encode(signature + raw).rstrip(b"=").decode()
+
+
+class TestForgedCursors:
+    """Cursors signed with the app's real key but holding what the service never makes:
+    every one is the 400 naming `cursor`, never a 500 (on SQLite and PostgreSQL)."""
+
+    @pytest.fixture
+    def real(self, client, author) -> dict[str, list[Any]]:
+        posts_titled(client, author, ["a", "b", "c"])
+        found = {}
+        for sort_by in ("createdAt", "title"):
+            page = client.get(f"/api/posts?limit=1&sortBy={sort_by}").json()
+            found[sort_by] = payload_of(page["pagination"]["nextCursor"])
+        return found
+
+    def _refused(
+        self, client, sort_by: str, cursor: str, message: str = "is not a cursor this service made"
+    ) -> None:
+        response = client.get(f"/api/posts?sortBy={sort_by}&cursor={cursor}")
+        assert response.status_code == 400, response.text
+        error = error_of(response)
+        assert error["code"] == "VALIDATION_ERROR"
+        assert error["details"] == [{"field": "cursor", "in": "query", "message": message}]
+
+    @pytest.mark.parametrize(
+        "shown",
+        [
+            "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+            "9999-12-31T23:59:59-14:00",  # after year 9999 in UTC
+            "2026-11-25T12:00:00",  # no offset
+            "2026-11-25",
+            "2026-11-25T12:00:00.000000+01:00",  # not the service's own form
+            "not a time",
+            "",
+        ],
+    )
+    def test_a_time_the_service_never_wrote_is_a_400(self, app, client, real, shown):
+        binding, kind, _, ident, page = real["createdAt"]
+        cursor = signed([binding, kind, shown, ident, page], signing_key(app))
+        self._refused(client, "createdAt", cursor)
+
+    @pytest.mark.parametrize("shown", ["\ud800", "a\udfffb", "a\x00b", "\x00"])
+    def test_text_with_a_lone_surrogate_or_nul_is_a_400(self, app, client, real, shown):
+        binding, kind, _, ident, page = real["title"]
+        cursor = signed([binding, kind, shown, ident, page], signing_key(app))
+        self._refused(client, "title", cursor)
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {3: "not hex"},
+            {3: 12345},
+            {3: None},
+            {3: "{0b6f6c2e-4f0a-4c1e-9d7a-3a8c1f7d2b10}"},
+            {3: "urn:uuid:0b6f6c2e-4f0a-4c1e-9d7a-3a8c1f7d2b10"},
+            {4: True},
+            {4: 0},
+            {4: 1},
+            {4: 2.0},
+            {4: "2"},
+            {4: 10**12},
+            {2: 12},
+            {2: ["a"]},
+            {1: "s"},  # a text key on a time-sorted list
+            {0: None},
+        ],
+    )
+    def test_any_other_value_of_the_wrong_type_or_range_is_a_400(self, app, client, real, change):
+        payload = list(real["createdAt"])
+        for at, value in change.items():
+            payload[at] = value
+        self._refused(client, "createdAt", signed(payload, signing_key(app)))
+
+    @pytest.mark.parametrize(
+        "shape", ["list_short", "list_long", "object", "string", "number", "null", "nan"]
+    )
+    def test_a_payload_of_another_shape_is_a_400(self, app, client, real, shape):
+        payload = real["createdAt"]
+        forged = {
+            "list_short": payload[:4],
+            "list_long": [*payload, 1],
+            "object": dict(zip("abcde", payload, strict=True)),
+            "string": "x",
+            "number": 2,
+            "null": None,
+            "nan": [payload[0], payload[1], payload[2], payload[3], float("nan")],
+        }[shape]
+        self._refused(client, "createdAt", signed(forged, signing_key(app)))
+
+    def test_the_key_is_not_derived_from_the_database_url(self, client, real, database_url):
+        # Anyone who knows (or guesses) the database URL could sign cursors before.
+        guessed = hashlib.sha256(f"cursor:{database_url}".encode()).digest()
+        for sort_by, payload in real.items():
+            cursor = signed(payload, guessed)
+            self._refused(
+                client, sort_by, cursor, "is not a cursor this service made, or was altered"
+            )
+
+    def test_every_app_on_the_database_signs_with_its_kept_secret(
+        self, client, app, app_with, real, database_url
+    ):
+        """Without APP_SECRET, workers and instances (apps) on one database accept each
+        other's cursors: the secret is the random one migration 0007 kept there."""
+        rows = run_sql(database_url, "SELECT id, secret FROM app_secret")
+        assert len(rows) == 1 and len(bytes(rows[0][1])) == 32
+        cursor = signed(real["title"], signing_key(app))
+        other = app_with()
+        for api in (client, other):
+            assert api.get(f"/api/posts?sortBy=title&cursor={cursor}").status_code == 200
+
+    def test_app_secret_replaces_the_kept_one(self, app, app_with, real):
+        cursor = signed(real["title"], signing_key(app))
+        configured = app_with(app_secret="s" * 32)
+        response = configured.get(f"/api/posts?sortBy=title&cursor={cursor}")
+        assert response.status_code == 400
+        again = app_with(app_secret="s" * 32)
+        theirs = configured.get("/api/posts?sortBy=title&limit=1").json()["pagination"]
+        assert (
+            again.get(f"/api/posts?sortBy=title&cursor={theirs['nextCursor']}").status_code == 200
+        )
+
+
+def test_a_cursor_after_the_longest_title_is_a_cursor_the_contract_takes(client, author):
+    """A title of 200 four-byte characters makes a cursor of some 1,200 characters: the
+    parameter takes it (it took 1,000 at most, so the next page of such a list was a 400)."""
+    longest = "\N{GRINNING FACE}" * 200
+    posts_titled(client, author, [longest, longest, "z"])
+    walked = walk(client, "/api/posts?sortBy=title&order=asc&limit=1")
+    assert len(walked) == 3

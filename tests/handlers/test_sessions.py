@@ -22,7 +22,7 @@ def test_changing_ones_password_revokes_every_other_token(client, method):
     user = account(client)
     other = second_session(client, user)
     third = second_session(client, user)
-    body = {"password": NEW_PASSWORD}
+    body = {"password": NEW_PASSWORD, "currentPassword": PASSWORD}
     if method == "PUT":
         body |= {key: user.user[key] for key in ("name", "email", "role")}
     headers = user.headers | (MERGE_PATCH if method == "PATCH" else {})
@@ -43,7 +43,7 @@ def test_an_admin_changing_someones_password_revokes_all_of_theirs(client, admin
     other = second_session(client, user)
     response = client.patch(
         f"/api/users/{user.id}",
-        json={"password": NEW_PASSWORD},
+        json={"password": NEW_PASSWORD, "currentPassword": PASSWORD},  # the admin's own
         headers=admin.headers | MERGE_PATCH,
     )
     assert response.status_code == 200
@@ -81,7 +81,7 @@ def test_a_refused_change_revokes_nothing(client):
     other = second_session(client, user)
     response = client.patch(
         f"/api/users/{user.id}",
-        json={"password": NEW_PASSWORD, "email": taken.user["email"]},
+        json={"password": NEW_PASSWORD, "email": taken.user["email"], "currentPassword": PASSWORD},
         headers=user.headers | MERGE_PATCH,
     )
     assert response.status_code == 409
@@ -94,3 +94,15 @@ def test_deleting_a_user_ends_all_their_sessions(client, admin):
     other = second_session(client, user)
     assert client.delete(f"/api/users/{user.id}", headers=admin.headers).status_code == 204
     assert [status_of(client, token) for token in (user.token, other)] == [401, 401]
+
+
+def test_a_refused_current_password_revokes_nothing(client):
+    user = account(client)
+    other = second_session(client, user)
+    response = client.patch(
+        f"/api/users/{user.id}",
+        json={"password": NEW_PASSWORD, "currentPassword": "not the password"},
+        headers=user.headers | MERGE_PATCH,
+    )
+    assert response.status_code == 403
+    assert [status_of(client, token) for token in (user.token, other)] == [200, 200]

@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
+from limits import parse
 
-from tests.builders import MERGE_PATCH, account, create_user, error_of, if_match, user_payload
+from service.contract import Contract
+from tests.builders import (
+    MERGE_PATCH,
+    PASSWORD,
+    Account,
+    account,
+    bearer,
+    create_user,
+    error_of,
+    if_match,
+    log_in,
+    user_payload,
+)
+
+CONTRACT = Contract.load()
+AUTH_FAILURES = parse(CONTRACT.document["x-rate-limit-auth-failures"])
+SIGN_UP_LIMIT = parse(CONTRACT.operations["create_user"]["x-rate-limit"])
 
 UNKNOWN_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -208,7 +226,12 @@ class TestReplace:
         url = f"/api/users/{user['id']}"
         response = client.put(
             url,
-            json={"name": "New Name", "email": "NEW@example.com", "role": "admin"},
+            json={
+                "name": "New Name",
+                "email": "NEW@example.com",
+                "role": "admin",
+                "currentPassword": PASSWORD,  # the admin's own
+            },
             headers={**admin.headers, **if_match(client, url, admin.headers)},
         )
         assert response.status_code == 200
@@ -245,10 +268,11 @@ class TestReplace:
         assert fields_of(error) == {"email", "role"}
 
     def test_put_on_unknown_id_is_not_found(self, client, admin):
+        # A tag, as a PUT must send (`*` is a 428); no tag makes an unknown id a 412.
         response = client.put(
             f"/api/users/{UNKNOWN_ID}",
             json=user_payload(role="user"),
-            headers={**admin.headers, "If-Match": "*"},
+            headers={**admin.headers, "If-Match": '"1-0000000000000000"'},
         )
         assert response.status_code == 404
 
@@ -258,7 +282,12 @@ class TestReplace:
         url = f"/api/users/{second['id']}"
         response = client.put(
             url,
-            json={"name": "X Y", "email": first["email"].upper(), "role": "user"},
+            json={
+                "name": "X Y",
+                "email": first["email"].upper(),
+                "role": "user",
+                "currentPassword": PASSWORD,
+            },
             headers={**admin.headers, **if_match(client, url, admin.headers)},
         )
         assert response.status_code == 409
@@ -308,7 +337,7 @@ class TestUpdate:
         me = account(client)
         response = client.patch(
             f"/api/users/{me.id}",
-            json={"email": "ROOT@example.com"},
+            json={"email": "ROOT@example.com", "currentPassword": PASSWORD},
             headers={**MERGE_PATCH, **me.headers},
         )
         assert response.status_code == 409
@@ -354,7 +383,9 @@ class TestUpdate:
         new = "a brand new password"
         assert (
             client.patch(
-                f"/api/users/{me.id}", json={"password": new}, headers={**MERGE_PATCH, **me.headers}
+                f"/api/users/{me.id}",
+                json={"password": new, "currentPassword": PASSWORD},
+                headers={**MERGE_PATCH, **me.headers},
             )
         ).status_code == 200
         credentials = {"email": me.user["email"], "password": new}
@@ -395,3 +426,141 @@ class TestDelete:
         assert response.status_code == 409
         second = account(client, admin, role="admin")
         assert client.delete(f"/api/users/{admin.id}", headers=second.headers).status_code == 204
+
+
+def patch_me(client, me: Account, body: dict[str, Any]):
+    return client.patch(f"/api/users/{me.id}", json=body, headers={**MERGE_PATCH, **me.headers})
+
+
+def can_log_in(client, email: str, password: str) -> bool:
+    response = client.post("/api/tokens", json={"email": email, "password": password})
+    return response.status_code == 201
+
+
+class TestCurrentPassword:
+    """A new email or password needs the caller's current password: a token alone (a
+    stolen one) cannot take the account over, nor probe which emails are registered."""
+
+    @pytest.mark.parametrize(
+        ("given", "message"),
+        [
+            ({}, "is required to change 'email'"),
+            ({"currentPassword": "not my password"}, "is not the caller's current password"),
+        ],
+    )
+    def test_a_new_email_without_the_right_password_is_refused(self, client, given, message):
+        me = account(client)
+        response = patch_me(client, me, {"email": "new.address@example.com", **given})
+        assert response.status_code == 403
+        assert error_of(response) == {
+            "code": "FORBIDDEN",
+            "message": "Changing 'email' needs the caller's current password",
+            "details": [{"field": "currentPassword", "in": "body", "message": message}],
+        }
+        assert client.get("/api/me", headers=me.headers).json()["data"] == me.user
+
+    @pytest.mark.parametrize("given", [{}, {"currentPassword": "not my password"}])
+    def test_a_new_password_without_the_right_password_is_refused(self, client, given):
+        me = account(client)
+        other = log_in(client, me.user["email"])
+        response = patch_me(client, me, {"password": "taken over now", **given})
+        assert response.status_code == 403
+        assert error_of(response)["details"][0]["field"] == "currentPassword"
+        assert can_log_in(client, me.user["email"], PASSWORD)
+        assert not can_log_in(client, me.user["email"], "taken over now")
+        assert client.get("/api/me", headers=bearer(other)).status_code == 200  # not signed out
+
+    def test_the_right_password_changes_email_and_password(self, client):
+        me = account(client)
+        body = {"email": "New.Address@example.com", "password": "a new passphrase"}
+        response = patch_me(client, me, {**body, "currentPassword": PASSWORD})
+        assert response.status_code == 200
+        assert response.json()["data"]["email"] == "new.address@example.com"
+        assert can_log_in(client, "new.address@example.com", "a new passphrase")
+        assert not can_log_in(client, "new.address@example.com", PASSWORD)
+
+    @pytest.mark.usefixtures("admin")  # root@example.com is taken
+    def test_a_taken_email_is_not_told_without_the_password(self, client):
+        """Before: 409 for a registered address and 200 for another, to any token."""
+        me = account(client)
+        taken = patch_me(client, me, {"email": "root@example.com"})
+        free = patch_me(client, me, {"email": "nobody.here@example.com"})
+        assert taken.status_code == free.status_code == 403
+        assert error_of(taken) == error_of(free)
+
+    def test_a_put_needs_it_only_when_the_email_changes(self, client):
+        me = account(client)
+        url = f"/api/users/{me.id}"
+        same = {"name": "Same Email", "email": me.user["email"].upper(), "role": "user"}
+        response = client.put(
+            url, json=same, headers={**me.headers, **if_match(client, url, me.headers)}
+        )
+        assert response.status_code == 200
+        moved = {**same, "email": "moved@example.com"}
+        headers = {**me.headers, **if_match(client, url, me.headers)}
+        assert client.put(url, json=moved, headers=headers).status_code == 403
+        moved["currentPassword"] = PASSWORD
+        response = client.put(url, json=moved, headers=headers)
+        assert response.status_code == 200
+        assert response.json()["data"]["email"] == "moved@example.com"
+
+    def test_other_changes_need_no_password(self, client):
+        me = account(client)
+        response = patch_me(client, me, {"name": "Just A Name", "email": me.user["email"]})
+        assert response.status_code == 200
+        assert response.json()["data"]["name"] == "Just A Name"
+
+    def test_a_wrong_one_is_refused_even_when_not_needed(self, client):
+        me = account(client)
+        response = patch_me(client, me, {"name": "Just A Name", "currentPassword": "wrong one!"})
+        assert response.status_code == 403
+        assert client.get("/api/me", headers=me.headers).json()["data"] == me.user
+
+    def test_an_admin_confirms_with_their_own_password(self, client, admin):
+        user = account(client)
+        url = f"/api/users/{user.id}"
+        headers = {**MERGE_PATCH, **admin.headers}
+        theirs = {"email": "by.admin@example.com", "currentPassword": "their own password"}
+        new_password = {"password": theirs["currentPassword"], "currentPassword": PASSWORD}
+        assert client.patch(url, json=new_password, headers=headers).status_code == 200
+        assert (
+            client.patch(url, json={"email": "by.admin@example.com"}, headers=headers).status_code
+            == 403
+        )
+        assert client.patch(url, json=theirs, headers=headers).status_code == 403
+        mine = {"email": "by.admin@example.com", "currentPassword": PASSWORD}
+        response = client.patch(url, json=mine, headers=headers)
+        assert response.status_code == 200
+        assert response.json()["data"]["email"] == "by.admin@example.com"
+
+    def test_wrong_ones_count_as_failed_credentials(self, client, app_with):
+        api = app_with(ratelimit_enabled=True)
+        me = account(client)
+        wrong = {"email": "new.address@example.com", "currentPassword": "guessing again"}
+        statuses = [patch_me(api, me, wrong).status_code for _ in range(AUTH_FAILURES.amount + 1)]
+        assert statuses == [403] * AUTH_FAILURES.amount + [429]
+        right = patch_me(api, me, {**wrong, "currentPassword": PASSWORD})
+        assert right.status_code == 429  # refused unchecked until the window ends
+        assert error_of(right)["code"] == "RATE_LIMITED"
+        assert client.get("/api/me", headers=me.headers).json()["data"] == me.user
+
+    def test_email_changes_share_the_sign_up_limit_of_the_address(self, client, app_with):
+        """Before: 120 email changes a minute, each telling whether an address is taken."""
+        api = app_with(ratelimit_enabled=True)
+        me = account(client)
+        statuses = [
+            patch_me(
+                api, me, {"email": f"move{n}@example.com", "currentPassword": PASSWORD}
+            ).status_code
+            for n in range(SIGN_UP_LIMIT.amount + 1)
+        ]
+        assert statuses == [200] * SIGN_UP_LIMIT.amount + [429]
+        refused = patch_me(api, me, {"email": "one.more@example.com", "currentPassword": PASSWORD})
+        assert error_of(refused)["code"] == "RATE_LIMITED"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert client.get("/api/me", headers=me.headers).json()["data"]["email"] == (
+            f"move{SIGN_UP_LIMIT.amount - 1}@example.com"
+        )
+        signing_up = api.post("/api/users", json=user_payload())  # the same bucket
+        assert signing_up.status_code == 429
+        assert patch_me(api, me, {"name": "Only A Name"}).status_code == 200

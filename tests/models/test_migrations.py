@@ -9,6 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
+import models.app_secret
 import models.idempotency
 import models.notification  # noqa: F401  (imports every other table)
 from models.db import make_engine

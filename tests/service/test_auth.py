@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from service.contract import HTTP_METHODS, Contract
-from tests.builders import MERGE_PATCH, Account, account, bearer, error_of, log_in
+from tests.builders import MERGE_PATCH, Account, account, bearer, error_of, if_match, log_in
 from tests.database import expire_all_tokens
 
 CONTRACT = Contract.load()
@@ -97,6 +97,8 @@ def test_every_protected_operation_has_a_sample():
 def call(client, path: str, method: str, operation: dict, world: World, token: str | None):
     url, _ = world.resolve(path)
     headers = bearer(token) if token is not None else {}
+    if method == "put" and token is not None:
+        headers |= if_match(client, url, headers)  # the version this caller read
     return client.request(
         method.upper(),
         url,
@@ -107,9 +109,10 @@ def call(client, path: str, method: str, operation: dict, world: World, token: s
 
 def media_type_of(method: str) -> dict[str, str]:
     """PATCH bodies are merge patches; the other bodies are sent as JSON by `json=`. A
-    PUT names the version it replaces; `*` is any version (tests/handlers check tags)."""
+    PUT names a version it replaces (`call` sends the one its caller read; a PUT refused
+    before the handler never compares it; tests/handlers check tags)."""
     if method == "put":
-        return {"If-Match": "*"}
+        return {"If-Match": '"1-0000000000000000"'}
     return MERGE_PATCH if method == "patch" else {}
 
 

@@ -68,26 +68,51 @@ def test_health_says_ok_without_asking_the_database(client, app_with):
     assert nowhere.get("/api/health").json() == {"data": {"status": "ok"}}
 
 
-def test_readiness_reports_the_database(client):
+def test_readiness_says_ready_and_nothing_more(client):
     response = client.get("/api/ready")
     assert response.status_code == 200
-    assert response.json() == {
-        "data": {"status": "ready", "database": "ok", "rateLimitStorage": "memory"}
-    }
+    assert response.json() == {"data": {"status": "ready"}}
 
 
-def test_readiness_names_what_is_down(app_with):
+def said(caplog: pytest.LogCaptureFixture, logger: str) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == logger]
+
+
+def test_readiness_tells_anonymous_callers_nothing_of_rate_limits(app_with, caplog):
+    """Before: 503 naming `rateLimitStorage`, "requests are served without limits", to
+    anyone, as often as they liked: a signal to start guessing passwords."""
+    api = app_with(ratelimit_enabled=True, ratelimit_storage_uri="redis://127.0.0.1:1/0")
+    with caplog.at_level(logging.INFO):
+        responses = [api.get("/api/ready") for _ in range(3)]
+    for response in responses:
+        assert (response.status_code, response.json()) == (200, {"data": {"status": "ready"}})
+        assert "limit" not in response.text.lower()
+        assert not [name for name in response.headers if "ratelimit" in name]
+    # The operators' log says it, once (not once per probe).
+    assert said(caplog, "service.resilience.readiness") == [
+        "The rate-limit storage does not answer: requests are served without rate limits"
+    ]
+
+
+def test_not_ready_is_all_the_public_learns_the_log_says_why(app_with, caplog):
     api = app_with(
         database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
         ratelimit_enabled=True,
         ratelimit_storage_uri="redis://127.0.0.1:1/0",
     )
-    response = api.get("/api/ready")
-    assert response.status_code == 503
-    assert response.headers["retry-after"] == "1"
-    error = error_of(response)
-    assert error["code"] == "SERVICE_UNAVAILABLE"
-    assert [detail["field"] for detail in error["details"]] == ["database", "rateLimitStorage"]
+    with caplog.at_level(logging.INFO):
+        responses = [api.get("/api/ready") for _ in range(2)]
+    for response in responses:
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert error_of(response) == {
+            "code": "SERVICE_UNAVAILABLE",
+            "message": "The service is not ready; try again shortly",
+        }
+    lines = said(caplog, "service.resilience.readiness")
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("Not ready: the database does not answer")
+    assert "rate limits" in lines[1]
 
 
 def test_contract_and_docs_are_served(client):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from models.counting import CountMode
 from service.http.errors import ApiError
 from service.http.pagination import (
+    SIGNATURE_BYTES,
     counting_preference,
     cursor_link_header,
     decode_cursor,
@@ -110,3 +115,117 @@ def test_a_signed_cursor_of_the_wrong_kind_is_a_400_not_a_500():
 )
 def test_count_preference(header, mode):
     assert counting_preference(header) is mode
+
+
+def _signed(payload: object, key: bytes = KEY) -> str:
+    """A cursor holding `payload` (JSON, escapes for what UTF-8 cannot carry), signed with
+    `key`: what a holder of the key could make, though the service never would."""
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    signature = hmac.new(key, raw, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    return base64.urlsafe_b64encode(signature + raw).rstrip(b"=").decode()
+
+
+def _binding() -> str:
+    cursor = encode_cursor((WHEN, ID), 2, "/p", QUERY, KEY)
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    binding: str = json.loads(raw[SIGNATURE_BYTES:])[0]
+    return binding
+
+
+NOT_MADE_HERE = "is not a cursor this service made"
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00.000000+14:00",
+        "2026-11-25T12:00:00",
+        "2026-11-25",
+        "2026-11-25T12:00:00.000000+00:00",
+        "2026-11-25T12:00:00.123456z",
+        "2026-11-25 12:00:00.123456Z",
+        "\uff12026-11-25T12:00:00.123456Z",  # a full-width digit
+        "2026-13-25T12:00:00.123456Z",
+        "0000-01-01T00:00:00.000000Z",
+        "",
+    ],
+)
+def test_a_signed_cursor_with_a_time_the_codec_never_writes_is_refused(shown):
+    cursor = _signed([_binding(), "t", shown, ID.hex, 2])
+    assert _refused(cursor) == NOT_MADE_HERE
+
+
+@pytest.mark.parametrize(
+    "moment", [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)]
+)
+def test_the_first_and_last_times_there_are_still_make_a_cursor(moment):
+    cursor = encode_cursor((moment, ID), 2, "/p", QUERY, KEY)
+    assert decode_cursor(cursor, "/p", QUERY, KEY, time_key=True) == ((moment, ID), 2)
+
+
+def test_a_cursors_time_is_given_back_in_utc():
+    (value, _), _ = decode_cursor(
+        encode_cursor((WHEN, ID), 2, "/p", QUERY, KEY), "/p", QUERY, KEY, time_key=True
+    )
+    assert value.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("shown", ["\ud800", "a\udfffb", "\x00", "a\x00b", "x" * 1001])
+def test_a_signed_cursor_with_text_no_database_takes_is_refused(shown):
+    cursor = _signed([_binding(), "s", shown, ID.hex, 2])
+    assert _refused(cursor, time_key=False) == NOT_MADE_HERE
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ["B", "t", "2026-11-25T12:00:00.123456Z", ID.hex, 2],  # the binding's place
+        ["t", "2026-11-25T12:00:00.123456Z", ID.hex, 2],
+        [None, "t", "2026-11-25T12:00:00.123456Z", ID.hex, 2, 3],
+        {"b": None, "t": 1, "s": 2, "i": 3, "p": 4},
+        "text",
+        7,
+        None,
+    ],
+)
+def test_a_signed_cursor_of_another_shape_is_refused(payload):
+    if isinstance(payload, list) and payload[0] == "B":
+        payload = [_binding(), *payload[1:]]
+        payload[0] = 12
+    _refused(_signed(payload))
+
+
+@pytest.mark.parametrize(
+    ("at", "value"),
+    [
+        (3, "not hex"),
+        (3, ID.hex.upper()),
+        (3, str(ID)),
+        (3, "{" + str(ID) + "}"),
+        (3, f"urn:uuid:{ID}"),
+        (3, 7),
+        (4, True),
+        (4, 0),
+        (4, 1),
+        (4, 2.0),
+        (4, "2"),
+        (4, 10**12),
+        (4, float("nan")),
+        (2, 12),
+        (1, "s"),
+        (1, "x"),
+    ],
+)
+def test_a_signed_cursor_with_a_value_of_the_wrong_type_or_range_is_refused(at, value):
+    payload: list[object] = [_binding(), "t", "2026-11-25T12:00:00.123456Z", ID.hex, 2]
+    payload[at] = value
+    assert _refused(_signed(payload)) == NOT_MADE_HERE
+
+
+def test_a_payload_that_is_not_utf8_json_is_refused():
+    for raw in (b"\xff\xfe[1]", "[1]".encode("utf-16"), b"[1", b""):
+        signature = hmac.new(KEY, raw, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+        cursor = base64.urlsafe_b64encode(signature + raw).rstrip(b"=").decode()
+        _refused(cursor)

@@ -53,3 +53,30 @@ def test_bad_values_are_refused_by_name(environ, named):
 def test_unusable_rate_limit_storages_are_refused(uri):
     with pytest.raises(SettingsError, match="RATELIMIT_STORAGE_URI"):
         Settings.from_env({"RATELIMIT_STORAGE_URI": uri})
+
+
+SECRET = "0123456789abcdefghijklmnopqrstuv-long-enough"
+
+
+def test_app_secret_is_the_key_material_and_is_never_shown():
+    settings = Settings.from_env({"APP_SECRET": SECRET})
+    assert settings.configured_secret == SECRET.encode()
+    assert SECRET not in repr(settings)
+    assert Settings.from_env({}).configured_secret is None  # the database's secret
+
+
+def test_cursor_secret_is_read_as_the_former_name_of_app_secret():
+    assert Settings.from_env({"CURSOR_SECRET": SECRET}).configured_secret == SECRET.encode()
+    both = {"CURSOR_SECRET": SECRET, "APP_SECRET": SECRET}
+    assert Settings.from_env(both).configured_secret == SECRET.encode()
+    with pytest.raises(SettingsError, match="set APP_SECRET only"):
+        Settings.from_env({"CURSOR_SECRET": SECRET, "APP_SECRET": SECRET + "x"})
+
+
+@pytest.mark.parametrize("name", ["APP_SECRET", "CURSOR_SECRET"])
+def test_a_short_secret_is_refused_by_name_without_showing_it(name):
+    short = "guessable-secret"
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({name: short})
+    assert str(refused.value).startswith(f"{name} must be at least 32 characters")
+    assert short not in str(refused.value)

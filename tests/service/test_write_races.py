@@ -212,7 +212,7 @@ def test_a_login_racing_a_password_change_never_outlives_it(database_url, clean_
                     partial(
                         a.patch,
                         f"/api/users/{user['id']}",
-                        json={"password": password},
+                        json={"password": password, "currentPassword": PASSWORD},
                         headers={**headers, **MERGE_PATCH},
                     ),
                 )
@@ -225,7 +225,7 @@ def test_a_login_racing_a_password_change_never_outlives_it(database_url, clean_
                 else:
                     assert login.status_code == 401
                 # Back to the known password, from the session the change kept.
-                reset = {"password": PASSWORD}
+                reset = {"password": PASSWORD, "currentPassword": password}
                 answer = a.patch(
                     f"/api/users/{user['id']}", json=reset, headers={**headers, **MERGE_PATCH}
                 )
