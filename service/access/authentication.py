@@ -27,7 +27,6 @@ from models.errors import InvalidToken, WrongCredentials
 from models.timestamps import to_iso
 from models.user import User
 from models.viewer import ANONYMOUS, Viewer
-from service.errors import ApiError, from_domain
 from service.resilience.placement import ReadMoved
 from service.runtime import Runtime, current
 
@@ -65,14 +64,16 @@ def _authenticate(runtime: Runtime, token: str, request: Request) -> dict[str, A
 
 
 async def token_info(token: str, request: Request) -> dict[str, Any]:
-    """Connexion's bearer hook: the caller's claims, or `InvalidToken` (a 401) saying why.
+    """Connexion's bearer hook: the caller's claims, or the exception saying why not.
 
-    A refused token counts as a failed credential of the client (see rate_limits).
-    It runs where reads run (service/resilience/placement.py): in the event loop while
-    the database answers at once (one indexed query; the hop to a thread and back may
-    cost more), else in the app's threads, where Flask runs, so that a database or Redis
-    that goes silent does not stall the loop. A lookup that gives up in the loop
-    (`ReadMoved`) is done again in the threads.
+    `InvalidToken` (a 401) is the only refusal of the token itself; any other exception
+    means it could not be checked (`Unavailable`: the database did not answer, a 503 with
+    `Retry-After`) and is never a 401. A refused token counts as a failed credential of
+    the client (see rate_limits). It runs where reads run (service/resilience/placement.py):
+    in the event loop while the database answers at once (one indexed query; the hop to a
+    thread and back may cost more), else in the app's threads, where Flask runs, so that a
+    database or Redis that goes silent does not stall the loop. A lookup that gives up in
+    the loop (`ReadMoved`) is done again in the threads.
     """
     runtime = current()
     try:
@@ -87,13 +88,12 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
         return await asyncio.get_running_loop().run_in_executor(
             runtime.threads, context.run, _authenticate, runtime, token, request
         )
-    except ApiError as refused:
-        # Connexion swallows this on operations where anonymous callers are welcome too;
-        # service.access.authorization answers with it then (see refused_credentials).
-        _refused.set(refused)
-        raise
-    except InvalidToken as refused:
-        _refused.set(from_domain(refused))
+    except Exception as failed:
+        # Connexion swallows whatever this hook raises on operations where anonymous
+        # callers are welcome too, and serves them as anonymous; the authorization layer
+        # raises it again then (see `unaccepted_token`), so that every operation answers
+        # a token the same way: 401 refused, 429 over the limit, 503 not checked.
+        _unaccepted.set(failed)
         raise
 
 
@@ -102,14 +102,16 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
 token_info.__signature__ = inspect.signature(token_info)  # type: ignore[attr-defined]
 
 
-# Why this request's credentials were refused, if they were: one request's, in its
-# own context (service/middleware/request_context.py).
-_refused: ContextVar[ApiError | None] = ContextVar("refused_credentials", default=None)
+# Why this request's token was not accepted, if it was not: one request's, in its own
+# context (service/middleware/request_context.py).
+_unaccepted: ContextVar[Exception | None] = ContextVar("unaccepted_token", default=None)
 
 
-def refused_credentials() -> ApiError | None:
-    """The 401 or 429 this request's credentials got, or None if none were refused."""
-    return _refused.get()
+def unaccepted_token() -> Exception | None:
+    """What the check of this request's bearer token raised, or None if it raised nothing:
+    `InvalidToken` (401), the 429 of a client over its failed-credentials limit, or what
+    kept the token from being checked (`Unavailable`: 503)."""
+    return _unaccepted.get()
 
 
 def current_caller() -> Caller | None:
