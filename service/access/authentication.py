@@ -31,14 +31,18 @@ from service.resilience.placement import ReadMoved
 from service.runtime import Runtime, current
 
 
-def guard_credentials(request: Request) -> Callable[[], None]:
-    """429 if this client failed too often; else what to call when its credentials fail."""
+def _client(request: Request) -> tuple[str | None, str | None]:
+    """The peer's address and every X-Forwarded-For line, joined as WSGI joins them for
+    the rate-limit key: a proxy may add its own line rather than append to the client's."""
     peer = request.client.host if request.client else None
-    guard = current().rate_limits.guard_credentials
-    # Every X-Forwarded-For line, joined as WSGI joins them for the rate-limit key: a
-    # proxy may add its own line rather than append to the client's.
     forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
-    return guard(peer, forwarded)
+    return peer, forwarded
+
+
+def guard_login(request: Request, email: str) -> Callable[[], None]:
+    """429 if logins to `email` from this client failed too often; else what to call when
+    its password is wrong (see rate_limits.AuthFailures)."""
+    return current().rate_limits.guard_login(*_client(request), email)
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,13 @@ class Caller:
 
 
 def _authenticate(runtime: Runtime, token: str, request: Request) -> dict[str, Any]:
-    record_failure = guard_credentials(request)
     try:
         with runtime.database.read() as connection:
             bearer = tokens.authenticate(connection, token)
     except InvalidToken:
-        record_failure()
+        # Counted, and a 429 instead once the client failed too often; a valid token is
+        # never refused for the failures of others at its address.
+        runtime.rate_limits.count_failed_token(*_client(request))
         raise
     return {"sub": str(bearer.user_id), "role": bearer.role, "token_id": str(bearer.token_id)}
 
@@ -69,11 +74,13 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
     `InvalidToken` (a 401) is the only refusal of the token itself; any other exception
     means it could not be checked (`Unavailable`: the database did not answer, a 503 with
     `Retry-After`) and is never a 401. A refused token counts as a failed credential of
-    the client (see rate_limits). It runs where reads run (service/resilience/placement.py):
-    in the event loop while the database answers at once (one indexed query; the hop to a
-    thread and back may cost more), else in the app's threads, where Flask runs, so that a
-    database or Redis that goes silent does not stall the loop. A lookup that gives up in
-    the loop (`ReadMoved`) is done again in the threads.
+    the client, a 429 once it failed too often (see rate_limits.AuthFailures).
+
+    It runs where reads run (service/resilience/placement.py): in the event loop while
+    the database answers at once (one indexed query; the hop to a thread and back may
+    cost more), else in the app's threads, where Flask runs, so that a database or Redis
+    that goes silent does not stall the loop. A lookup that gives up in the loop
+    (`ReadMoved`) is done again in the threads.
     """
     runtime = current()
     try:
