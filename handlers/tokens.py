@@ -16,7 +16,7 @@ CURRENT = "/api/tokens/current"
 
 
 def create_token(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
-    record_failure = auth.guard_credentials(request)
+    record_failure = auth.guard_login(request, body["email"])
     with database().session() as session:
         user = users.find_by_email(session, body["email"])
         issued = auth.log_in(session, user, body["password"], record_failure)

@@ -18,7 +18,7 @@ from service.access.authentication import (
     Caller,
     current_caller,
     current_viewer,
-    guard_credentials,
+    guard_login,
 )
 from service.conditional import (
     ETAG,
@@ -88,8 +88,9 @@ def _confirm(
     """A new email or password needs the caller's own current password (an admin's own
     for someone else's account); a wrong one is a failed credential of the client, and
     past `x-rate-limit-auth-failures` a 429 before it is even checked."""
-    record_failure = guard_credentials(request) if password is not None else _nothing
     confirming = user if user.id == caller.id else users.get(session, caller.id)
+    # Counted as a failed login to the caller's own account from this address.
+    record_failure = guard_login(request, confirming.email) if password is not None else _nothing
     users.confirm(confirming, password, changing, passwords(), record_failure)
 
 

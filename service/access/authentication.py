@@ -27,19 +27,22 @@ from models.errors import InvalidToken, WrongCredentials
 from models.timestamps import to_iso
 from models.user import User
 from models.viewer import ANONYMOUS, Viewer
-from service.errors import ApiError, from_domain
 from service.resilience.placement import ReadMoved
 from service.runtime import Runtime, current
 
 
-def guard_credentials(request: Request) -> Callable[[], None]:
-    """429 if this client failed too often; else what to call when its credentials fail."""
+def _client(request: Request) -> tuple[str | None, str | None]:
+    """The peer's address and every X-Forwarded-For line, joined as WSGI joins them for
+    the rate-limit key: a proxy may add its own line rather than append to the client's."""
     peer = request.client.host if request.client else None
-    guard = current().rate_limits.guard_credentials
-    # Every X-Forwarded-For line, joined as WSGI joins them for the rate-limit key: a
-    # proxy may add its own line rather than append to the client's.
     forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
-    return guard(peer, forwarded)
+    return peer, forwarded
+
+
+def guard_login(request: Request, email: str) -> Callable[[], None]:
+    """429 if logins to `email` from this client failed too often; else what to call when
+    its password is wrong (see rate_limits.AuthFailures)."""
+    return current().rate_limits.guard_login(*_client(request), email)
 
 
 @dataclass(frozen=True)
@@ -54,20 +57,25 @@ class Caller:
 
 
 def _authenticate(runtime: Runtime, token: str, request: Request) -> dict[str, Any]:
-    record_failure = guard_credentials(request)
     try:
         with runtime.database.read() as connection:
             bearer = tokens.authenticate(connection, token)
     except InvalidToken:
-        record_failure()
+        # Counted, and a 429 instead once the client failed too often; a valid token is
+        # never refused for the failures of others at its address.
+        runtime.rate_limits.count_failed_token(*_client(request))
         raise
     return {"sub": str(bearer.user_id), "role": bearer.role, "token_id": str(bearer.token_id)}
 
 
 async def token_info(token: str, request: Request) -> dict[str, Any]:
-    """Connexion's bearer hook: the caller's claims, or `InvalidToken` (a 401) saying why.
+    """Connexion's bearer hook: the caller's claims, or the exception saying why not.
 
-    A refused token counts as a failed credential of the client (see rate_limits).
+    `InvalidToken` (a 401) is the only refusal of the token itself; any other exception
+    means it could not be checked (`Unavailable`: the database did not answer, a 503 with
+    `Retry-After`) and is never a 401. A refused token counts as a failed credential of
+    the client, a 429 once it failed too often (see rate_limits.AuthFailures).
+
     It runs where reads run (service/resilience/placement.py): in the event loop while
     the database answers at once (one indexed query; the hop to a thread and back may
     cost more), else in the app's threads, where Flask runs, so that a database or Redis
@@ -87,13 +95,12 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
         return await asyncio.get_running_loop().run_in_executor(
             runtime.threads, context.run, _authenticate, runtime, token, request
         )
-    except ApiError as refused:
-        # Connexion swallows this on operations where anonymous callers are welcome too;
-        # service.access.authorization answers with it then (see refused_credentials).
-        _refused.set(refused)
-        raise
-    except InvalidToken as refused:
-        _refused.set(from_domain(refused))
+    except Exception as failed:
+        # Connexion swallows whatever this hook raises on operations where anonymous
+        # callers are welcome too, and serves them as anonymous; the authorization layer
+        # raises it again then (see `unaccepted_token`), so that every operation answers
+        # a token the same way: 401 refused, 429 over the limit, 503 not checked.
+        _unaccepted.set(failed)
         raise
 
 
@@ -102,14 +109,16 @@ async def token_info(token: str, request: Request) -> dict[str, Any]:
 token_info.__signature__ = inspect.signature(token_info)  # type: ignore[attr-defined]
 
 
-# Why this request's credentials were refused, if they were: one request's, in its
-# own context (service/middleware/request_context.py).
-_refused: ContextVar[ApiError | None] = ContextVar("refused_credentials", default=None)
+# Why this request's token was not accepted, if it was not: one request's, in its own
+# context (service/middleware/request_context.py).
+_unaccepted: ContextVar[Exception | None] = ContextVar("unaccepted_token", default=None)
 
 
-def refused_credentials() -> ApiError | None:
-    """The 401 or 429 this request's credentials got, or None if none were refused."""
-    return _refused.get()
+def unaccepted_token() -> Exception | None:
+    """What the check of this request's bearer token raised, or None if it raised nothing:
+    `InvalidToken` (401), the 429 of a client over its failed-credentials limit, or what
+    kept the token from being checked (`Unavailable`: 503)."""
+    return _unaccepted.get()
 
 
 def current_caller() -> Caller | None:

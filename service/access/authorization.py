@@ -28,7 +28,7 @@ from sqlmodel import Session
 from models import post as posts
 from models import user as users
 from models.viewer import ANONYMOUS
-from service.access.authentication import Caller, current_caller, refused_credentials
+from service.access.authentication import Caller, current_caller, unaccepted_token
 from service.contract import Contract
 from service.errors import ApiError, ErrorCode
 from service.runtime import database
@@ -163,17 +163,19 @@ class Authorization:
             )
 
     def refuse_unaccepted_credentials(self) -> None:
-        """Flask `before_request` hook: a bearer token sent but not accepted is a 401 (or
-        the 429 of a client over its failed-credentials limit), never an anonymous call.
+        """Flask `before_request` hook: a bearer token sent but not accepted is never an
+        anonymous call. It gets what its check raised, as on operations that require a
+        token: 401 refused, 429 over the failed-credentials limit, 503 when it could not
+        be checked (the database did not answer); a 401 when it was never checked.
 
         On operations whose security is `[bearerAuth, {}]` Connexion tries the token and,
-        when it is refused, falls back to anonymous, swallowing the 401 (and the 429).
+        when its check raises, falls back to anonymous, swallowing the exception.
         """
         if "Authorization" not in request.headers or current_caller() is not None:
             return
         if context.operation.operation_id not in self.bearer_operations:
             return
-        raise refused_credentials() or unauthorized("A bearer token is required: Bearer <token>")
+        raise unaccepted_token() or unauthorized("A bearer token is required: Bearer <token>")
 
     def check(self) -> None:
         """Flask `before_request` hook: raise 401/403 unless the caller may go on."""
