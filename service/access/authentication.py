@@ -34,12 +34,7 @@ from service.runtime import Runtime, current
 
 def guard_credentials(request: Request) -> Callable[[], None]:
     """429 if this client failed too often; else what to call when its credentials fail."""
-    peer = request.client.host if request.client else None
-    guard = current().rate_limits.guard_credentials
-    # Every X-Forwarded-For line, joined as WSGI joins them for the rate-limit key: a
-    # proxy may add its own line rather than append to the client's.
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
-    return guard(peer, forwarded)
+    return current().rate_limits.guard_credentials(request.scope)
 
 
 @dataclass(frozen=True)

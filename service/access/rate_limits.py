@@ -39,9 +39,10 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from starlette.types import Scope
 
 from service.access.authentication import current_caller
-from service.access.client_address import client_address
+from service.access.client_address import address_of
 from service.contract import Contract
 from service.errors import ApiError, ErrorCode
 from service.resilience.breaker import Breaker, BreakerOpen
@@ -317,19 +318,17 @@ class RateLimits:
         return response
 
     def address(self) -> str:
-        request = flask.request
-        forwarded = request.headers.get("X-Forwarded-For")
-        return client_address(request.remote_addr, forwarded, self.trusted_hops)
+        return address_of(flask.request.environ["asgi.scope"], self.trusted_hops)
 
     def key(self, operation: str) -> str:
         caller = None if operation in self.by_address else current_caller()
         return f"user:{caller.id}" if caller else f"address:{self.address()}"
 
-    def guard_credentials(self, peer: str | None, forwarded_for: str | None) -> Callable[[], None]:
+    def guard_credentials(self, scope: Scope) -> Callable[[], None]:
         """Refuse a client over the failure limit; return what records one more failure."""
         if not self.enabled:
             return lambda: None
-        address = client_address(peer, forwarded_for, self.trusted_hops)
+        address = address_of(scope, self.trusted_hops)
         try:
             self.auth_failures.refuse_if_over(address)
         except ApiError:
