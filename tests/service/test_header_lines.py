@@ -34,15 +34,25 @@ def test_every_one_value_header_given_twice_is_refused_at_once(client):
     user = account(client)
     headers = [
         ("Authorization", user.headers["Authorization"]),
-        *twice("Prefer", "count=exact", "count=planned"),
-        *twice("Authorization", user.headers["Authorization"], "Bearer another"),
+        *twice("Idempotency-Key", "k-1", "k-2"),
+        ("Authorization", "Bearer another"),
     ]
-    response = client.get("/api/posts", headers=headers)
+    response = client.post("/api/posts", json={"title": "t", "content": "c"}, headers=headers)
     assert response.status_code == 400
     assert error_of(response)["details"] == [
         {"field": "Authorization", "in": "header", "message": TWICE},
-        {"field": "Prefer", "in": "header", "message": TWICE},
+        {"field": "Idempotency-Key", "in": "header", "message": TWICE},
     ]
+
+
+def test_prefer_lines_are_one_list_whose_first_count_counts(client):
+    """RFC 7240: of a preference given twice, the first instance is the one."""
+    response = client.get("/api/posts", headers=twice("Prefer", "count=planned", "count=exact"))
+    assert response.status_code == 200
+    assert response.headers["Preference-Applied"] == "count=planned"
+    response = client.get("/api/posts", headers=twice("Prefer", "a" * 190, "count=exact"))
+    assert response.status_code == 400
+    assert [d["field"] for d in error_of(response)["details"]] == ["Prefer"]
 
 
 def test_a_valid_token_given_twice_is_a_400_not_a_pass(client):
