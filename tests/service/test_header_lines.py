@@ -115,3 +115,18 @@ def test_the_plans_come_from_the_contract():
 def test_one_line_of_each_still_works(client, name):
     response = client.post("/api/users", json=user_payload(), headers={name: "one-value"})
     assert response.status_code == 201
+
+
+# Lists in their RFCs (RFC 9110 §13.1.1-2, RFC 7240 §2), whose lines a recipient may join.
+LIST_FIELDS = {"if-match", "if-none-match", "prefer"}
+
+
+def test_every_declared_list_field_is_marked_a_list():
+    """A header the RFCs make a list, declared without `x-list`, would be refused on
+    two lines, which a client may send."""
+    contract = Contract.load()
+    for operation_id in contract.operations:
+        for parameter in contract.parameters_of(operation_id):
+            if parameter["in"] == "header":
+                is_list = parameter["name"].lower() in LIST_FIELDS
+                assert bool(parameter.get("x-list")) == is_list, (operation_id, parameter)
