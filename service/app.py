@@ -2,8 +2,8 @@
 
 Outside in: request context -> request id -> access log and metrics -> HEAD as GET ->
 security headers -> CORS -> contract documents -> body limit -> no trailing slash ->
-Connexion (errors, routing, authentication, media type, validation) -> routed? -> Flask
-(credentials accepted? rate limit, authorization) -> handler -> database.
+Connexion (errors, routing, header lines, authentication, media type, validation) ->
+routed? -> Flask (credentials accepted? rate limit, authorization) -> handler -> database.
 Nothing happens at import time; servers use `create_app` as a factory (`uvicorn
 --factory service.app:create_app`). Everything the app needs, it builds and owns
 (service/runtime.py).
@@ -35,6 +35,7 @@ from service.middleware.body_limit import BodyLimitMiddleware
 from service.middleware.content_type import ContentTypeMiddleware
 from service.middleware.contract_files import ContractFilesMiddleware
 from service.middleware.head_requests import HeadAsGetMiddleware
+from service.middleware.header_lines import HeaderLinesMiddleware
 from service.middleware.observe import ObserveMiddleware
 from service.middleware.request_context import RequestContextMiddleware
 from service.middleware.request_id import RequestIdMiddleware, stamp_flask_response
@@ -152,6 +153,10 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, position=edge, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         NoTrailingSlashMiddleware, position=edge, keep_prefix=f"{contract.base_path}{DOCS_PATH}"
+    )
+    # After routing, before security and validation: each header is read as validated.
+    app.add_middleware(
+        HeaderLinesMiddleware, position=MiddlewarePosition.BEFORE_SECURITY, contract=contract
     )
     app.add_middleware(
         ContentTypeMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, contract=contract

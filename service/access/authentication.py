@@ -31,18 +31,10 @@ from service.resilience.placement import ReadMoved
 from service.runtime import Runtime, current
 
 
-def _client(request: Request) -> tuple[str | None, str | None]:
-    """The peer's address and every X-Forwarded-For line, joined as WSGI joins them for
-    the rate-limit key: a proxy may add its own line rather than append to the client's."""
-    peer = request.client.host if request.client else None
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
-    return peer, forwarded
-
-
 def guard_login(request: Request, email: str) -> Callable[[], None]:
     """429 if logins to `email` from this client failed too often; else what to call when
     its password is wrong (see rate_limits.AuthFailures)."""
-    return current().rate_limits.guard_login(*_client(request), email)
+    return current().rate_limits.guard_login(request.scope, email)
 
 
 @dataclass(frozen=True)
@@ -63,7 +55,7 @@ def _authenticate(runtime: Runtime, token: str, request: Request) -> dict[str, A
     except InvalidToken:
         # Counted, and a 429 instead once the client failed too often; a valid token is
         # never refused for the failures of others at its address.
-        runtime.rate_limits.count_failed_token(*_client(request))
+        runtime.rate_limits.count_failed_token(request.scope)
         raise
     return {"sub": str(bearer.user_id), "role": bearer.role, "token_id": str(bearer.token_id)}
 

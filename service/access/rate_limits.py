@@ -42,10 +42,11 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from starlette.types import Scope
 
 from models.user import normalise_email
 from service.access.authentication import current_caller
-from service.access.client_address import client_address
+from service.access.client_address import address_of
 from service.contract import Contract
 from service.errors import ApiError, ErrorCode
 from service.resilience.breaker import Breaker, BreakerOpen
@@ -390,21 +391,19 @@ class RateLimits:
         return response
 
     def address(self) -> str:
-        request = flask.request
-        forwarded = request.headers.get("X-Forwarded-For")
-        return client_address(request.remote_addr, forwarded, self.trusted_hops)
+        return address_of(flask.request.environ["asgi.scope"], self.trusted_hops)
 
     def key(self, operation: str) -> str:
         caller = None if operation in self.by_address else current_caller()
         return f"user:{caller.id}" if caller else f"address:{self.address()}"
 
-    def count_failed_token(self, peer: str | None, forwarded_for: str | None) -> None:
+    def count_failed_token(self, scope: Scope) -> None:
         """A bearer token failed its check: count it against the client's address, and
         raise the 429 (instead of the 401) once the address is over the limit. A valid
         token never comes here."""
         if not self.enabled:
             return
-        address = client_address(peer, forwarded_for, self.trusted_hops)
+        address = address_of(scope, self.trusted_hops)
         try:
             self.auth_failures.count(
                 AuthFailures.token_bucket(address), "Too many failed tokens from this address"
@@ -413,16 +412,12 @@ class RateLimits:
             self.refused(AUTH_FAILURES)
             raise
 
-    def guard_login(
-        self, peer: str | None, forwarded_for: str | None, email: str
-    ) -> Callable[[], None]:
+    def guard_login(self, scope: Scope, email: str) -> Callable[[], None]:
         """Refuse a login to `email` from a client over the failure limit of the two,
         before its password is verified; else return what records one more failure."""
         if not self.enabled:
             return lambda: None
-        bucket = AuthFailures.login_bucket(
-            client_address(peer, forwarded_for, self.trusted_hops), email
-        )
+        bucket = AuthFailures.login_bucket(address_of(scope, self.trusted_hops), email)
         try:
             self.auth_failures.refuse_if_over(
                 bucket, "Too many failed logins to this account from this address"

@@ -17,7 +17,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.access.client_address import UNKNOWN, client_address
+from service.access.client_address import address_of
 from service.access_log import AccessEntry, write
 from service.contract import HTTP_METHODS, Contract
 from service.metrics import UNROUTED, Metrics
@@ -87,7 +87,7 @@ class ObserveMiddleware:
         user = extensions.get("connexion_context", {}).get("user")
         write(
             AccessEntry(
-                client=self.client(scope),
+                client=address_of(scope, self.trusted_hops),
                 method=method,
                 route=route,
                 operation=operation,
@@ -96,14 +96,3 @@ class ObserveMiddleware:
                 user=str(user) if user else None,
             )
         )
-
-    def client(self, scope: Scope) -> str:
-        peer = scope.get("client")
-        if not self.trusted_hops:
-            return peer[0] if peer else UNKNOWN
-        forwarded = [
-            value.decode("latin-1")
-            for name, value in scope.get("headers", ())
-            if name == b"x-forwarded-for"
-        ]
-        return client_address(peer[0] if peer else None, ",".join(forwarded), self.trusted_hops)

@@ -1,5 +1,10 @@
 """X-Request-ID: echo a sane incoming id or make one, and put it on every response.
 
+A sane id is one line of 1 to 128 letters, digits or `. _ : -`. Any other (a space, a
+longer one, two lines) is replaced by a fresh id, never refused: the request is served,
+and every layer inside reads the id answered, for the scope's header is rewritten to it
+before Connexion validates the contract's `X-Request-ID` parameter or Flask sees it.
+
 The id lives in a context variable so log records can carry it (see service.log_format);
 a2wsgi copies the context into the thread that runs Flask.
 """
@@ -20,12 +25,29 @@ _SANE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 current_request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 
-def _incoming(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if _SANE.fullmatch(text) else None
-    return None
+NAME = HEADER.lower().encode("latin-1")
+
+
+def _incoming(lines: list[bytes]) -> str | None:
+    """The client's id if it sent one sane id on one line."""
+    if len(lines) != 1:
+        return None
+    text = lines[0].decode("latin-1")
+    return text if _SANE.fullmatch(text) else None
+
+
+def with_request_id(scope: Scope) -> tuple[str, Scope]:
+    """The request's id, and a scope whose `X-Request-ID` is that id on one line."""
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    lines = [value for name, value in headers if name.lower() == NAME]
+    request_id = _incoming(lines)
+    if request_id is not None:
+        return request_id, scope
+    request_id = uuid.uuid4().hex
+    if not lines:
+        return request_id, scope
+    kept = [(name, value) for name, value in headers if name.lower() != NAME]
+    return request_id, {**scope, "headers": [*kept, (NAME, request_id.encode("latin-1"))]}
 
 
 class RequestIdMiddleware:
@@ -38,7 +60,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming(scope) or uuid.uuid4().hex
+        request_id, scope = with_request_id(scope)
         token = current_request_id.set(request_id)
 
         async def send_with_id(message: Message) -> None:
