@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from models import token as tokens
-from models import user as users
 from service.access.caller import current_caller
 from service.access.credentials import log_in
 from service.edge.scope import current
@@ -16,8 +15,7 @@ CURRENT = "/api/tokens/current"
 
 def create_token(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     with database().session() as session:
-        user = users.find_by_email(session, body["email"])
-        issued = log_in(current(), session, user, body["password"])
+        issued = log_in(current(), session, body["email"], body["password"])
     return {"data": issued}, 201, {"Location": CURRENT}
 
 

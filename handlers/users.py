@@ -83,12 +83,13 @@ def _confirm(
     """A new email or password needs the caller's own current password (an admin's own
     for someone else's account); a wrong one is a failed credential of the client, and
     past `x-rate-limit-auth-failures` a 429 before it is even checked."""
+    confirming = user if user.id == caller.id else users.get(session, caller.id)
+    # Counted as a failed login to the caller's own account from this address.
     record_failure = (
-        current().rate_limits.guard_login(current_scope().client)
+        current().rate_limits.guard_login(current_scope().client, confirming.email)
         if password is not None
         else _nothing
     )
-    confirming = user if user.id == caller.id else users.get(session, caller.id)
     users.confirm(confirming, password, changing, passwords(), record_failure)
 
 

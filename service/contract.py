@@ -74,6 +74,18 @@ class Contract:
             node = target
         return node
 
+    def parameters_of(self, operation_id: str) -> list[dict[str, Any]]:
+        """The operation's parameters, resolved: its path item's, overridden by its own
+        of the same name and location."""
+        declared = [
+            *self.path_item_of(operation_id).get("parameters", []),
+            *self.operations[operation_id].get("parameters", []),
+        ]
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for parameter in map(self.resolve, declared):
+            found[(parameter["in"], parameter["name"].lower())] = parameter
+        return list(found.values())
+
     def body_default(self, operation_id: str, field: str) -> Any:
         """The `default` of a field of the operation's JSON body, or None."""
         body = self.operations[operation_id].get("requestBody", {})

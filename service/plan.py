@@ -19,6 +19,9 @@ from service.contract import HTTP_METHODS, Contract
 Authentication = Literal["required", "optional", "none"]
 # An operation's `x-rate-limit` that exempts it from counting.
 UNLIMITED = "none"
+# A header parameter whose lines make one list (RFC 9110 §5.3).
+LIST_MARK = "x-list"
+AUTHORIZATION = "Authorization"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,11 @@ class Plan:
     field_limits: Mapping[str, str]
     # The media types its request body may have, lower-case; () for no body.
     media_types: tuple[str, ...]
+    # Headers that hold one value (declared parameters, and `Authorization` where a token
+    # is taken): lower-case name as sent -> as declared. Given twice: a 400.
+    one_value_headers: Mapping[bytes, str]
+    # Headers marked `x-list: true`, lower-case: their lines are read as one list.
+    list_headers: frozenset[bytes]
     # Declares 503: it waits on a dependency (the database, the rate-limit storage).
     waits_on_dependencies: bool
     # Declares 502 or 504: it calls other services (the dashboard).
@@ -126,12 +134,17 @@ class Plans:
                 declared_limit = operation.get("x-rate-limit", default_limit)
                 body = operation.get("requestBody", {}).get("content", {})
                 responses = set(operation["responses"])
+                authentication = _authentication(operation.get("security", document["security"]))
+                headers = [p for p in contract.parameters_of(operation_id) if p["in"] == "header"]
+                one_value = {p["name"] for p in headers if not p.get(LIST_MARK)}
+                if authentication != "none":
+                    one_value.add(AUTHORIZATION)
                 plan = Plan(
                     operation_id=operation_id,
                     routed_name=contract.routed_name(operation_id),
                     method=method.upper(),
                     route=contract.base_path + template,
-                    authentication=_authentication(operation.get("security", document["security"])),
+                    authentication=authentication,
                     policy=_policy(contract, operation_id, operation),
                     rate_limit=None
                     if declared_limit == UNLIMITED
@@ -139,6 +152,10 @@ class Plans:
                     rate_limit_by_address=operation.get("x-rate-limit-key") == "address",
                     field_limits=dict(operation.get("x-rate-limit-fields", {})),
                     media_types=tuple(media.lower() for media in body),
+                    one_value_headers={name.lower().encode(): name for name in one_value},
+                    list_headers=frozenset(
+                        p["name"].lower().encode() for p in headers if p.get(LIST_MARK)
+                    ),
                     waits_on_dependencies="503" in responses,
                     calls_upstreams=bool({"502", "504"} & responses),
                 )

@@ -77,10 +77,16 @@ def _schemas_in(node: Any) -> Iterator[dict[str, Any]]:
             yield from _schemas_in(value)
 
 
+# Never refused, so its schema bounds nothing: an unusable one (over 128 characters
+# too) is replaced by a fresh id at the edge (service/edge/request_id.py).
+REPLACED_NOT_REFUSED = {"X-Request-ID"}
+
+
 @pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS, ids=IDS)
 def test_every_input_is_bounded(path, method, operation):  # noqa: ARG001
     """Unbounded integers overflow the database and unbounded strings waste it."""
-    inputs = [*DOCUMENT["paths"][path].get("parameters", []), *operation.get("parameters", [])]
+    declared = [*DOCUMENT["paths"][path].get("parameters", []), *operation.get("parameters", [])]
+    inputs = [p for p in declared if resolve(p)["name"] not in REPLACED_NOT_REFUSED]
     inputs.append(operation.get("requestBody", {}))
     for schema in _schemas_in(inputs):
         if schema.get("type") == "integer":

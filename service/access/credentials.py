@@ -18,7 +18,6 @@ from models import token as tokens
 from models import user as users
 from models.errors import InvalidToken, WrongCredentials
 from models.timestamps import to_iso
-from models.user import User
 from service.access.caller import Caller
 from service.edge.scope import RequestScope
 from service.http.errors import ApiError, ErrorCode, from_domain
@@ -58,21 +57,21 @@ def authenticate(plan: Plan, header: str | None, request: RequestScope) -> Calle
         with runtime.database.read() as connection:
             bearer = tokens.authenticate(connection, token)
     except InvalidToken as refused:
-        runtime.rate_limits.credential_failed(request.client)
+        runtime.rate_limits.count_failed_token(request.client)
         raise from_domain(refused) from None
     return Caller(id=bearer.user_id, role=bearer.role, token_id=bearer.token_id)
 
 
-def log_in(
-    request: RequestScope, session: Session, user: User | None, password: str
-) -> dict[str, str]:
-    """A new token for the right password; the same 401 for a wrong email or password.
+def log_in(request: RequestScope, session: Session, email: str, password: str) -> dict[str, str]:
+    """A new token for the right password; the same 401 for a wrong email or password,
+    and the 429 of an address over its failed logins to that email, before checking.
 
     With no user, a dummy hash is verified, so both failures take about the same time.
     """
     runtime = request.runtime
     passwords = runtime.passwords
-    record_failure: Callable[[], None] = runtime.rate_limits.guard_login(request.client)
+    record_failure: Callable[[], None] = runtime.rate_limits.guard_login(request.client, email)
+    user = users.find_by_email(session, email)
     if not passwords.verify(user.password_hash if user else None, password):
         record_failure()
         raise WrongCredentials(WRONG_CREDENTIALS)

@@ -5,10 +5,9 @@
 - Buckets are keyed by the authenticated user, else by the client's address; an
   operation with `x-rate-limit-key: address` always by the address (sign-up).
 - The check runs inside Flask, after Connexion's security and validation layers, so it
-  never sees a request they refuse. Failed credentials (a wrong password, an unknown,
-  expired or revoked token) are therefore counted here too, per address, against
-  `x-rate-limit-auth-failures`: once over it, credentials are refused with 429 before they
-  are even checked.
+  never sees a request they refuse. Failed credentials are therefore counted here too,
+  against `x-rate-limit-auth-failures`, and only failed ones: a valid credential is never
+  refused for them (`AuthFailures`).
 - `x-rate-limit: none` exempts an operation (liveness and readiness probes).
 - `x-rate-limit-fields: {email: create_user}`: a request that changes one of these body
   fields also takes one request from that operation's bucket (`count_changes`, called by
@@ -28,6 +27,7 @@ counts with.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +41,7 @@ from limits.strategies import FixedWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from models.user import normalise_email
 from service.edge.scope import RequestScope, current
 from service.http.errors import ApiError, ErrorCode
 from service.plan import Plan, Plans
@@ -113,7 +114,21 @@ class StorageDown(Exception):
 
 
 class AuthFailures:
-    """Failed credentials per client address, in the rate-limit storage."""
+    """Failed credentials, counted in the rate-limit storage against
+    `x-rate-limit-auth-failures`, per bucket:
+
+    - a bearer token is always checked, so a valid one is always accepted; each token
+      that fails counts against the client's address, and once the address is over the
+      limit a failing token gets the 429 instead of the 401. Behind a proxy every client
+      may share one address: made-up tokens then lock out no valid session.
+    - a login's check is the password guessing oracle, so once its bucket is over the
+      limit a login is refused before its password is verified (the right one too). Its
+      bucket is the client's address and the email tried: an attacker slows down the
+      logins of the accounts it attacks, not those of everyone sharing its address
+      (spraying many accounts is bounded by `create_token`'s own `x-rate-limit`).
+
+    The storage failing refuses nothing (limits fail open).
+    """
 
     NAMESPACE = "auth-failures"
 
@@ -122,27 +137,46 @@ class AuthFailures:
         self.limit = limit
         self.guarded = guarded
 
-    def refuse_if_over(self, address: str) -> None:
-        """429 before checking credentials from an address that failed too often."""
+    @staticmethod
+    def token_bucket(address: str) -> str:
+        return f"token:{address}"
+
+    @staticmethod
+    def login_bucket(address: str, email: str) -> str:
+        # The email as the login looks it up, hashed: no address book in the storage.
+        tried = hashlib.sha256(normalise_email(email).encode()).hexdigest()[:32]
+        return f"login:{address}:{tried}"
+
+    def refuse_if_over(self, bucket: str, message: str) -> None:
+        """429 if `bucket` is over the limit already (before a login is checked)."""
+        self._refuse_over(bucket, message, count=False)
+
+    def count(self, bucket: str, message: str) -> None:
+        """One more failure of `bucket`; 429 if it is over the limit with it."""
+        self._refuse_over(bucket, message, count=True)
+
+    def record(self, bucket: str) -> None:
+        """One more failure of `bucket`."""
         try:
             with self.guarded.calling():
-                if self.limiter.test(self.limit, self.NAMESPACE, address):
+                self.limiter.hit(self.limit, self.NAMESPACE, bucket)
+        except StorageDown:
+            pass
+
+    def _refuse_over(self, bucket: str, message: str, *, count: bool) -> None:
+        try:
+            with self.guarded.calling():
+                if count:
+                    within = self.limiter.hit(self.limit, self.NAMESPACE, bucket)
+                else:
+                    within = self.limiter.test(self.limit, self.NAMESPACE, bucket)
+                if within:
                     return
-                stats = self.limiter.get_window_stats(self.limit, self.NAMESPACE, address)
+                stats = self.limiter.get_window_stats(self.limit, self.NAMESPACE, bucket)
                 reset = int(stats[0])
         except StorageDown:
             return
-        raise rate_limited(
-            reset - int(time.time()),
-            f"Too many failed credentials from this address; limit {self.limit}",
-        )
-
-    def record(self, address: str) -> None:
-        try:
-            with self.guarded.calling():
-                self.limiter.hit(self.limit, self.NAMESPACE, address)
-        except StorageDown:
-            pass
+        raise rate_limited(reset - int(time.time()), f"{message}; limit {self.limit}")
 
 
 class WindowEnds:
@@ -274,26 +308,32 @@ class RateLimits:
         except StorageDown:
             return False
 
-    def credential_failed(self, address: str) -> None:
-        """A token from `address` was refused: count it; 429 once the address is over
-        its failures (a valid token is never refused for them)."""
+    def count_failed_token(self, address: str) -> None:
+        """A bearer token failed its check: count it against the client's address, and
+        raise the 429 (instead of the 401) once the address is over the limit. A valid
+        token never comes here."""
         if not self.enabled:
             return
         try:
-            self.auth_failures.refuse_if_over(address)
+            self.auth_failures.count(
+                AuthFailures.token_bucket(address), "Too many failed tokens from this address"
+            )
         except ApiError:
             self.refused(AUTH_FAILURES)
             raise
-        self.auth_failures.record(address)
 
-    def guard_login(self, address: str) -> Callable[[], None]:
-        """429 before a password is checked from an address over its failures (the check
-        is what a guesser wants); else what records one more failure."""
+    def guard_login(self, address: str, email: str) -> Callable[[], None]:
+        """Refuse a login to `email` from a client over the failure limit of the two,
+        before its password is verified (the check is what a guesser wants); else return
+        what records one more failure."""
         if not self.enabled:
             return lambda: None
+        bucket = AuthFailures.login_bucket(address, email)
         try:
-            self.auth_failures.refuse_if_over(address)
+            self.auth_failures.refuse_if_over(
+                bucket, "Too many failed logins to this account from this address"
+            )
         except ApiError:
             self.refused(AUTH_FAILURES)
             raise
-        return lambda: self.auth_failures.record(address)
+        return lambda: self.auth_failures.record(bucket)

@@ -1,10 +1,14 @@
-"""Just after Connexion's routing: the request's plan, and what it says of the body.
+"""Just after Connexion's routing: the request's plan, its header lines, and its body's
+media type.
 
 Connexion's router (Starlette's) writes the operation it matched into the ASGI scope;
 this layer, the first after it, puts that operation's plan into the request's scope, so
 that every layer after it (validation, the bridge to Flask, the access step, the access
 line) reads the same plan. A request routed to no operation never gets here (Connexion
 answers it 404 or 405) and keeps no plan.
+
+Each header is then read as it was validated (service/edge/header_lines.py): a one-value
+header on two lines is a 400, a list header's lines are joined.
 
 A body must then say it is one of the media types its operation declares, in UTF-8:
 Connexion guesses the first declared type when `Content-Type` is missing, and Flask then
@@ -20,6 +24,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.edge.header_lines import joined_lists, refuse_repeated
 from service.edge.scope import current
 from service.http.errors import ApiError, ErrorCode
 from service.plan import Plans
@@ -60,6 +65,11 @@ class RoutedMiddleware:
             routing: dict[str, Any] = scope["extensions"].get(ROUTING, {})
             plan = self.plans.of(routing.get("operation_id"))
             current().plan = plan
+            if plan is not None:
+                refuse_repeated(scope["headers"], plan.one_value_headers)
+                joined = joined_lists(scope["headers"], plan.list_headers)
+                if joined is not None:
+                    scope = {**scope, "headers": joined}
             if plan is not None and plan.media_types:
                 headers = scope["headers"]
                 sent = [value for name, value in headers if name == b"content-type"]
