@@ -52,6 +52,7 @@ def list_post_comments(
             after_key=request.after,
             counting=request.counting,
             exact_limit=request.exact_limit,
+            search_timeout=request.search_timeout,
             search=search,
         )
     return paginated(found, request)

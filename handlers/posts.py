@@ -60,6 +60,7 @@ def _list(
             after_key=request.after,
             counting=request.counting,
             exact_limit=request.exact_limit,
+            search_timeout=request.search_timeout,
             search=search,
             status=status,
             author_id=uuid.UUID(author_id) if author_id else None,

@@ -54,6 +54,7 @@ def list_users(
             after_key=request.after,
             counting=request.counting,
             exact_limit=request.exact_limit,
+            search_timeout=request.search_timeout,
         )
     return paginated(found, request)
 

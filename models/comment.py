@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Text, Uuid
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.counting import CountMode, count
+from models.counting import CountMode, PageSeen, count
 from models.errors import NotFound
 from models.ordering import Key, Page, after, key_of, one_page, stable_order
-from models.search import matches
+from models.search import matches, time_bound
 from models.timestamps import to_iso, utc_now
 from models.user import User
 from models.versions import row_version
@@ -73,9 +73,10 @@ def list_page(
     counting: CountMode = CountMode.EXACT,
     exact_limit: int = 0,
     search: str | None = None,
+    search_timeout: float | None = None,
 ) -> Page:
     """One page of a post's comments with author names, from `offset` or after
-    `after_key`, and how many match."""
+    `after_key`, and how many match; a search within `search_timeout` seconds."""
     conditions = [col(Comment.post_id) == post_id]
     if search:
         conditions.append(matches(col(Comment.body), search))
@@ -88,21 +89,27 @@ def list_page(
         .offset(offset)
         .limit(limit + 1)
     )
-    rows = session.exec(query).all()
-    rows, last_row = one_page(rows, limit)
+    connection = session.connection()
+    with time_bound(connection, search_timeout if search else None) as arm:
+        arm()
+        fetched = session.exec(query).all()
+        rows, last_row = one_page(fetched, limit)
+        arm()
+        total = count(
+            connection,
+            select(col(Comment.id)).where(*conditions),
+            counting,
+            exact_limit,
+            # The planner's statistics cover comments on drafts too: never estimated.
+            estimates=False,
+            search=bool(search),
+            seen=PageSeen(None if after_key else offset, len(fetched), limit),
+        )
     last = last_row[0] if last_row is not None else None
-    total, estimated = count(
-        session.connection(),
-        select(col(Comment.id)).where(*conditions),
-        "comments",
-        counting,
-        exact_limit,
-    )
     return Page(
         items=[document(comment, name) for comment, name in rows],
         next_key=key_of(getattr(last, SORT_FIELDS[sort_by]), last.id) if last else None,
         total=total,
-        estimated=estimated,
     )
 
 

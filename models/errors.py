@@ -73,3 +73,21 @@ class IdempotencyKeyReused(DomainError):
 
 class IdempotencyKeyInUse(DomainError):
     """The first request with this `Idempotency-Key` is still running after the wait."""
+
+
+class SearchTooCostly(DomainError):
+    """A search whose statements ran past its time bound (`SEARCH_TIMEOUT`): the term is
+    one no index serves well. The client's to narrow, not an outage."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            "Invalid query parameter 'search'",
+            [
+                {
+                    "field": "search",
+                    "in": "query",
+                    "message": f"needs more than the {seconds:g} s a search may take: "
+                    "use a longer or more specific term",
+                }
+            ],
+        )

@@ -30,10 +30,11 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col
 
 from models.comment import Comment
-from models.counting import CountMode, count
+from models.counting import CountMode, PageSeen, count
 from models.errors import NotFound
 from models.ordering import Key, Page, after, key_of, one_page, stable_order
 from models.post import Post
+from models.search import time_bound
 from models.timestamps import to_iso, utc_now
 from models.user import User
 
@@ -135,10 +136,12 @@ def list_page(
     after_key: Key | None = None,
     counting: CountMode = CountMode.EXACT,
     exact_limit: int = 0,
+    search_timeout: float | None = None,
 ) -> Page:
     """One page of the recipient's notifications with the actor's name and the post's
     title, from `offset` or after `after_key`, and how many match. `search` matches the
-    post's title, the actor's name and the comment's body."""
+    post's title, the actor's name and the comment's body, within `search_timeout`
+    seconds."""
     conditions: list[ColumnElement[bool]] = [col(Notification.recipient_id) == recipient_id]
     if unread is not None:
         read_at = col(Notification.read_at)
@@ -168,17 +171,28 @@ def list_page(
         .offset(offset)
         .limit(limit + 1)
     )
-    rows = connection.execute(query).all()
-    rows, last = one_page(rows, limit)
     matching = core_select(col(Notification.id)).where(*conditions)
     if search:  # the search needs the joins; the other filters are on notifications alone
         matching = joined.with_only_columns(col(Notification.id)).where(*conditions)
-    total, estimated = count(connection, matching, "notifications", counting, exact_limit)
+    with time_bound(connection, search_timeout if search else None) as arm:
+        arm()
+        fetched = connection.execute(query).all()
+        rows, last = one_page(fetched, limit)
+        arm()
+        total = count(
+            connection,
+            matching,
+            counting,
+            exact_limit,
+            # The planner's statistics are of everyone's notifications: never estimated.
+            estimates=False,
+            search=bool(search),
+            seen=PageSeen(None if after_key else offset, len(fetched), limit),
+        )
     return Page(
         items=[document(row) for row in rows],
         next_key=key_of(last.created_at, last.id) if last else None,
         total=total,
-        estimated=estimated,
     )
 
 

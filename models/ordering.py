@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import DateTime, literal, tuple_
 from sqlalchemy.sql import ColumnElement
 
+from models.counting import Total
 from models.timestamps import as_utc
 
 # A position in a list: the sort key's value and the id of the last item shown.
@@ -58,9 +59,8 @@ def key_of(value: Any, ident: uuid.UUID) -> Key:
 @dataclass(frozen=True)
 class Page:
     """One page of a list: its items, the key of its last item when more follow, and
-    how many match (`estimated`: the database's estimate, not a count)."""
+    how many match (counted, estimated or at least, see models/counting.py)."""
 
     items: Sequence[dict[str, Any]]
     next_key: Key | None
-    total: int
-    estimated: bool
+    total: Total

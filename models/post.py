@@ -23,10 +23,10 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.comment import Comment
-from models.counting import CountMode, count
+from models.counting import CountMode, PageSeen, count
 from models.errors import NotFound
 from models.ordering import Key, Page, after, key_of, one_page, stable_order
-from models.search import matches
+from models.search import matches, time_bound
 from models.timestamps import to_iso, utc_now
 from models.user import User
 from models.versions import row_version
@@ -126,11 +126,13 @@ def list_page(
     counting: CountMode = CountMode.EXACT,
     exact_limit: int = 0,
     search: str | None = None,
+    search_timeout: float | None = None,
     status: str | None = None,
     author_id: uuid.UUID | None = None,
 ) -> Page:
     """One page of visible posts with author names and comment counts (one statement
-    whatever the page size), from `offset` or after `after_key`, and how many match."""
+    whatever the page size), from `offset` or after `after_key`, and how many match; a
+    search within `search_timeout` seconds (models/search.py)."""
     conditions: list[ColumnElement[bool]] = []
     visibility = visible_to(viewer)
     if visibility is not None:
@@ -150,21 +152,27 @@ def list_page(
         .offset(offset)
         .limit(limit + 1)  # one more: whether a next page exists, without the count
     )
-    rows = session.exec(query).all()
-    rows, last_row = one_page(rows, limit)
+    connection = session.connection()
+    with time_bound(connection, search_timeout if search else None) as arm:
+        arm()
+        fetched = session.exec(query).all()
+        rows, last_row = one_page(fetched, limit)
+        arm()
+        total = count(
+            connection,
+            select(col(Post.id)).where(*conditions),
+            counting,
+            exact_limit,
+            # The planner's statistics cover drafts: only for those who may see them all.
+            estimates=visibility is None,
+            search=bool(search),
+            seen=PageSeen(None if after_key else offset, len(fetched), limit),
+        )
     last = last_row[0] if last_row is not None else None
-    total, estimated = count(
-        session.connection(),
-        select(col(Post.id)).where(*conditions),
-        "posts",
-        counting,
-        exact_limit,
-    )
     return Page(
         items=[document(post, name, n) for post, name, n in rows],
         next_key=key_of(getattr(last, SORT_FIELDS[sort_by]), last.id) if last else None,
         total=total,
-        estimated=estimated,
     )
 
 

@@ -25,11 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.counting import CountMode, count
+from models.counting import CountMode, PageSeen, count
 from models.errors import Conflict, NotFound, Unconfirmed
 from models.ordering import Key, Page, after, key_of, one_page, stable_order
 from models.passwords import Passwords
-from models.search import matches
+from models.search import matches, time_bound
 from models.timestamps import to_iso, utc_now
 from models.versions import row_version
 from models.viewer import Viewer
@@ -222,9 +222,10 @@ def list_page(
     after_key: Key | None = None,
     counting: CountMode = CountMode.EXACT,
     exact_limit: int = 0,
+    search_timeout: float | None = None,
 ) -> Page:
     """One page in a stable order (ties broken by id), from `offset` or after
-    `after_key`, and how many match.
+    `after_key`, and how many match; a search within `search_timeout` seconds.
 
     `search` matches names, and emails too for an admin: for anyone else, matching
     emails would reveal them a substring at a time.
@@ -244,20 +245,24 @@ def list_page(
         .offset(offset)
         .limit(limit + 1)
     )
-    rows = connection.execute(query).all()
-    rows, last = one_page(rows, limit)
-    total, estimated = count(
-        connection,
-        core_select(col(User.id)).where(*conditions),
-        "users",
-        counting,
-        exact_limit,
-    )
+    with time_bound(connection, search_timeout if search else None) as arm:
+        arm()
+        fetched = connection.execute(query).all()
+        rows, last = one_page(fetched, limit)
+        arm()
+        total = count(
+            connection,
+            core_select(col(User.id)).where(*conditions),
+            counting,
+            exact_limit,
+            estimates=True,  # every user is in the list of every caller
+            search=bool(search),
+            seen=PageSeen(None if after_key else offset, len(fetched), limit),
+        )
     return Page(
         items=[seen_by(viewer, row) for row in rows],
         next_key=key_of(getattr(last, SORT_FIELDS[sort_by]), last.id) if last else None,
         total=total,
-        estimated=estimated,
     )
 
 

@@ -185,6 +185,9 @@ class Settings:
     # Lists count their matches exactly up to this many; above it `total` is an estimate
     # unless the client sends `Prefer: count=exact` (README, "Lists at scale").
     count_exact_limit: int = 1000
+    # What the statements of one search may take together (seconds); past it the search
+    # is a 400 naming `search`, not an outage (models/search.py).
+    search_timeout: float = 0.5
     # Signs list cursors and keys entity tags (service/app_secret.py). Empty: the random
     # secret migration 0007 keeps in the database, the same for every worker and instance.
     # Never shown (repr), so settings printed or logged do not give it away.
@@ -272,6 +275,7 @@ class Settings:
             password_hash_time_cost=_integer(env, "PASSWORD_HASH_TIME_COST", 3, minimum=1),
             password_hash_memory_kib=_integer(env, "PASSWORD_HASH_MEMORY_KIB", 65536, minimum=8),
             count_exact_limit=_integer(env, "COUNT_EXACT_LIMIT", 1000, minimum=0),
+            search_timeout=_seconds(env, "SEARCH_TIMEOUT", 0.5, minimum=0.001),
             app_secret=_secret(env),
             log_format=_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
             metrics_port=_port(env, "METRICS_PORT", DEFAULT_METRICS_PORT),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,6 +83,34 @@ def run_sql(url: str, statement: str, **params: Any) -> list[Any]:
         rows = list(result) if result.returns_rows else []
     engine.dispose()
     return rows
+
+
+def add_posts(database_url: str, author_id: str, n: int, status: str) -> None:
+    """`n` posts by one author, written by the database itself in one statement (as
+    bench/bulk.py writes posts, but beside an app's open connections), then ANALYZE: the
+    planner knows them."""
+    postgres = database_url.startswith("postgresql")
+    if postgres:
+        insert = (
+            "INSERT INTO posts (id, author_id, title, content, status, created_at, updated_at) "
+            "SELECT gen_random_uuid(), CAST(:author AS uuid), 'Bulk ' || n, 'Text.', "
+            ":status, now(), now() FROM generate_series(1, :n) AS n"
+        )
+    else:
+        insert = (
+            "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < :n) "
+            "INSERT INTO posts (id, author_id, title, content, status, created_at, updated_at) "
+            "SELECT lower(hex(randomblob(16))), :author, 'Bulk ' || n, 'Text.', :status, "
+            "datetime('now') || '.000000', datetime('now') || '.000000' FROM s"
+        )
+    author = author_id if postgres else uuid.UUID(author_id).hex
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        if postgres:
+            connection.execute(text("SET LOCAL statement_timeout = 0"))  # bulk, not a request
+        connection.execute(text(insert), {"author": author, "status": status, "n": n})
+        connection.execute(text("ANALYZE"))
+    engine.dispose()
 
 
 def count_rows(url: str, table: str) -> int:

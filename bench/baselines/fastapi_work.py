@@ -269,7 +269,9 @@ def list_users(
     limit_headers: ListLimit,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    search: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")] = None,
+    search: Annotated[
+        str | None, Query(min_length=3, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")
+    ] = None,
     sort_by: Annotated[Literal["name", "email", "createdAt"], Query(alias="sortBy")] = "createdAt",
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
 ) -> Response:

@@ -30,6 +30,7 @@ from models.errors import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    SearchTooCostly,
     Unavailable,
     Unconfirmed,
     WrongCredentials,
@@ -112,6 +113,7 @@ DOMAIN_CODES: dict[type[DomainError], ErrorCode] = {
     PreconditionRequired: ErrorCode.PRECONDITION_REQUIRED,
     IdempotencyKeyReused: ErrorCode.IDEMPOTENCY_KEY_REUSED,
     IdempotencyKeyInUse: ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+    SearchTooCostly: ErrorCode.VALIDATION_ERROR,
 }
 
 

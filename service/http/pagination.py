@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import flask
 
-from models.counting import CountMode
+from models.counting import CountMode, TotalKind
 from models.ordering import Key, Page
 from models.timestamps import to_iso
 from service.http.errors import ApiError, ErrorCode
@@ -54,6 +54,7 @@ class ListRequest:
     counting: CountMode
     count_preferred: bool  # the client sent `Prefer: count=…`
     exact_limit: int
+    search_timeout: float | None = None  # what a search's statements may take together
 
     @property
     def offset(self) -> int:
@@ -198,6 +199,7 @@ def list_request(
         counting=preferred or CountMode.ESTIMATED,
         count_preferred=preferred is not None,
         exact_limit=settings.count_exact_limit,
+        search_timeout=settings.search_timeout,
     )
 
 
@@ -209,9 +211,18 @@ def _kept(query: Mapping[str, Any]) -> str:
     return urlencode({key: value for key, value in query.items() if value is not None})
 
 
-def link_header(path: str, query: Mapping[str, Any], page: int, limit: int, total: int) -> str:
+def link_header(
+    path: str,
+    query: Mapping[str, Any],
+    page: int,
+    limit: int,
+    total: int,
+    *,
+    more: bool | None = None,
+) -> str:
     """`first`, `prev`, `next` and `last` links by page number, keeping the list's other
-    parameters."""
+    parameters. With `more` (whether a next page exists), `total` is only a lower bound:
+    no `last`, and `next` follows `more`."""
     last = max(total_pages(total, limit), 1)
     # The other parameters are encoded once; only the page number differs between links.
     kept = _kept(query)
@@ -221,11 +232,13 @@ def link_header(path: str, query: Mapping[str, Any], page: int, limit: int, tota
         return f"{prefix}{number}&limit={limit}"
 
     relations = [("first", 1)]
-    if 1 < page <= last + 1:
+    if 1 < page <= last + 1 or (more is not None and page > 1):
         relations.append(("prev", page - 1))
-    if page < last:
+    has_next = page < last if more is None else more
+    if has_next:
         relations.append(("next", page + 1))
-    relations.append(("last", last))
+    if more is None:
+        relations.append(("last", last))
     return ", ".join(f'<{url(number)}>; rel="{rel}"' for rel, number in relations)
 
 
@@ -255,17 +268,25 @@ def paginated(
         "pagination": {
             "page": request.page,
             "limit": request.limit,
-            "total": page.total,
-            "totalPages": total_pages(page.total, request.limit),
-            "totalKind": "estimate" if page.estimated else "exact",
+            "total": page.total.value,
+            "totalPages": total_pages(page.total.value, request.limit),
+            "totalKind": page.total.kind.value,
             "nextCursor": next_cursor,
         },
     }
     if request.after is not None:
         link = cursor_link_header(request.path, request.query, request.limit, next_cursor)
     else:
-        link = link_header(request.path, request.query, request.page, request.limit, page.total)
+        lower_bound = page.total.kind is TotalKind.AT_LEAST
+        link = link_header(
+            request.path,
+            request.query,
+            request.page,
+            request.limit,
+            page.total.value,
+            more=page.next_key is not None if lower_bound else None,
+        )
     headers = {"Link": link}
-    if request.count_preferred:
+    if request.count_preferred and page.total.mode is request.counting:
         headers["Preference-Applied"] = f"count={request.counting.value}"
     return body, 200, headers

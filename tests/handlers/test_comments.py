@@ -33,7 +33,7 @@ def test_comments_are_oldest_first_and_searchable(client):
     made = [create_comment(client, author, post["id"], body) for body in ("one", "two", "three")]
     data = client.get(f"/api/posts/{post['id']}/comments").json()["data"]
     assert [c["id"] for c in data] == [c["id"] for c in made]
-    found = client.get(f"/api/posts/{post['id']}/comments?search=TW").json()["data"]
+    found = client.get(f"/api/posts/{post['id']}/comments?search=TWO").json()["data"]
     assert [c["body"] for c in found] == ["two"]
 
 

@@ -15,7 +15,7 @@ import pytest
 from service.app import runtime_of
 from service.http.pagination import SIGNATURE_BYTES
 from tests.builders import account, create_comment, create_post, error_of
-from tests.database import run_sql
+from tests.database import add_posts, run_sql
 
 
 def links_of(response) -> dict[str, dict[str, str]]:
@@ -154,7 +154,7 @@ class TestRefusedCursors:
         for url in (
             f"/api/posts?sortBy=createdAt&cursor={cursor}",
             f"/api/posts?sortBy=title&order=asc&cursor={cursor}",
-            f"/api/posts?sortBy=title&search=a&cursor={cursor}",
+            f"/api/posts?sortBy=title&search=abc&cursor={cursor}",
             f"/api/posts?sortBy=title&status=published&cursor={cursor}",
             f"/api/users/{author.id}/posts?sortBy=title&cursor={cursor}",
         ):
@@ -173,14 +173,24 @@ class TestTotals:
         assert response.json()["pagination"]["totalKind"] == "exact"
         assert "preference-applied" not in response.headers
 
-    def test_above_the_limit_the_total_is_an_estimate_unless_exact_is_preferred(self, app_with):
+    def test_above_the_limit_the_total_is_a_lower_bound_unless_exact_is_preferred(self, app_with):
         api = app_with(count_exact_limit=2)
         author = account(api)
         posts_titled(api, author, ["a", "b", "c", "d", "e"])
-        estimated = api.get("/api/posts?limit=2").json()["pagination"]
-        assert estimated["totalKind"] == "estimate"
-        assert estimated["total"] >= 3  # more than the limit, whatever the estimate says
-        assert estimated["totalPages"] == -(-estimated["total"] // 2)
+        response = api.get("/api/posts?limit=2")
+        assert response.json()["pagination"] | {"nextCursor": None} == {
+            "page": 1,
+            "limit": 2,
+            "total": 3,  # counted to the cap and one more: at least that many
+            "totalPages": 2,
+            "totalKind": "atLeast",
+            "nextCursor": None,
+        }
+        links = links_of(response)
+        assert "last" not in links  # not known
+        assert links["next"]["page"] == "2"
+        third = links_of(api.get("/api/posts?limit=2&page=3"))
+        assert "next" not in third and third["prev"]["page"] == "2"  # the page proved the end
 
         exact = api.get("/api/posts?limit=2", headers={"Prefer": "count=exact"})
         assert exact.headers["preference-applied"] == "count=exact"
@@ -193,9 +203,26 @@ class TestTotals:
             "nextCursor": None,
         }
 
-        planned = api.get("/api/posts", headers={"Prefer": "count=planned"})
-        assert planned.headers["preference-applied"] == "count=planned"
-        assert planned.json()["pagination"]["totalKind"] == "estimate"
+        # An estimate's statistics would cover drafts the caller cannot see: none given.
+        planned = api.get("/api/posts?limit=2", headers={"Prefer": "count=planned"})
+        assert "preference-applied" not in planned.headers
+        assert planned.json()["pagination"]["totalKind"] == "atLeast"
+
+    def test_who_may_see_every_post_gets_the_planners_estimate_on_postgresql(
+        self, app_with, admin, database_url
+    ):
+        api = app_with(count_exact_limit=2)
+        posts_titled(api, admin, ["a", "b", "c", "d", "e"])
+        planned = api.get("/api/posts?limit=2", headers=admin.headers | {"Prefer": "count=planned"})
+        listed = api.get("/api/posts?limit=2", headers=admin.headers)
+        if database_url.startswith("postgresql"):
+            assert planned.headers["preference-applied"] == "count=planned"
+            assert planned.json()["pagination"]["totalKind"] == "estimate"
+            assert listed.json()["pagination"]["totalKind"] == "estimate"
+            assert listed.json()["pagination"]["total"] >= 3  # never below the cap and one
+        else:  # SQLite gives no estimates
+            assert "preference-applied" not in planned.headers
+            assert listed.json()["pagination"]["totalKind"] == "atLeast"
 
     def test_an_unknown_preference_is_ignored(self, client):
         response = client.get("/api/posts", headers={"Prefer": "count=sometimes, respond-async"})
@@ -348,3 +375,37 @@ def test_a_cursor_after_the_longest_title_is_a_cursor_the_contract_takes(client,
     posts_titled(client, author, [longest, longest, "z"])
     walked = walk(client, "/api/posts?sortBy=title&order=asc&limit=1")
     assert len(walked) == 3
+
+
+PREFERENCES = (None, "count=exact", "count=planned", "count=estimated")
+
+
+class TestHiddenRowsAreNeverCounted:
+    """A total, counted or estimated, never counts rows the caller may not see: one
+    published post and many drafts by one author, past the exact-count cap, on every
+    `Prefer: count=` and without one, anonymous and as another user."""
+
+    def test_no_total_counts_a_draft_the_caller_cannot_see(self, app_with, database_url):
+        api = app_with(count_exact_limit=2)
+        writer, other, reader = account(api), account(api), account(api)
+        create_post(api, writer, status="published")
+        add_posts(database_url, writer.id, 400, "draft")
+        add_posts(database_url, other.id, 400, "published")
+        visible = {
+            "/api/posts": 401,
+            f"/api/posts?authorId={writer.id}": 1,
+            f"/api/users/{writer.id}/posts": 1,
+            f"/api/users/{other.id}/posts": 400,
+        }
+        over = []
+        for who, headers in (("anonymous", {}), ("reader", reader.headers)):
+            for url, seen in visible.items():
+                for preference in PREFERENCES:
+                    sent = headers | ({"Prefer": preference} if preference else {})
+                    response = api.get(url, headers=sent)
+                    assert response.status_code == 200, response.text
+                    pagination = response.json()["pagination"]
+                    limit = pagination["limit"]
+                    if pagination["total"] > seen or pagination["totalPages"] > -(-seen // limit):
+                        over.append((who, url, preference, pagination["total"], seen))
+        assert over == [], "totals above what the caller may see"

@@ -175,3 +175,23 @@ def test_walking_by_cursor_repeats_and_skips_nothing_while_comments_arrive(clien
     )
     assert other_filter.status_code == 400
     assert error_of(other_filter)["details"][0]["field"] == "cursor"
+
+
+def test_no_total_counts_another_users_notifications(app_with):
+    """Not counted, not estimated, whatever `Prefer: count=` says (the exact-count cap is
+    passed for the recipient)."""
+    api = app_with(count_exact_limit=2)
+    author, reader, nobody = account(api), account(api), account(api)
+    post = create_post(api, author, status="published")
+    for n in range(4):
+        create_comment(api, reader, post["id"], f"Comment {n}")
+    over = []
+    for who, seen in ((nobody, 0), (reader, 0), (author, 4)):
+        for preference in (None, "count=exact", "count=planned", "count=estimated"):
+            headers = who.headers | ({"Prefer": preference} if preference else {})
+            response = api.get("/api/notifications?limit=1", headers=headers)
+            assert response.status_code == 200, response.text
+            pagination = response.json()["pagination"]
+            if pagination["total"] > seen or pagination["totalPages"] > seen:
+                over.append((who.user["name"], preference, pagination["total"], seen))
+    assert over == [], "totals above the caller's own notifications"

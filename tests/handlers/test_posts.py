@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from service.app import runtime_of
 from tests.builders import MERGE_PATCH, account, create_comment, create_post, error_of, if_match
-from tests.database import count_rows
+from tests.database import add_posts, count_rows, statements_run
 
 UNKNOWN_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -259,3 +260,70 @@ class TestDelete:
             client.delete(f"/api/posts/{post['id']}", headers=stranger.headers).status_code == 403
         )
         assert client.get(f"/api/posts/{post['id']}").status_code == 200
+
+
+class TestSearchCost:
+    """What a search may cost: a term the trigram index can serve, a bounded count, one
+    statement when the first page is the whole answer, and a time bound."""
+
+    def test_a_term_shorter_than_a_trigram_is_a_400_and_wildcards_match_themselves(self, client):
+        author = account(client)
+        made = create_post(client, author, title="Up 100%%% on the engine", status="published")
+        create_post(client, author, title="Something else", status="published")
+        for term in ("a", "%25", "_", "ab", "%25_"):
+            response = client.get(f"/api/posts?search={term}")
+            assert response.status_code == 400, term
+            assert error_of(response)["details"][0]["field"] == "search"
+        for term, found in (("%25%25%25", [made["id"]]), ("___", []), ("ENG", [made["id"]])):
+            response = client.get(f"/api/posts?search={term}")
+            assert response.status_code == 200, response.text
+            assert ids(response) == found, term
+
+    def test_a_search_is_counted_up_to_the_cap_even_when_exact_is_preferred(self, app_with):
+        api = app_with(count_exact_limit=2)
+        author = account(api)
+        for n in range(5):
+            create_post(api, author, title=f"Match {n}", status="published")
+        exact = {"Prefer": "count=exact"}
+        found = api.get("/api/posts?search=match&limit=2", headers=exact)
+        assert found.status_code == 200, found.text
+        assert "preference-applied" not in found.headers  # not honoured for a search
+        assert found.json()["pagination"] | {"nextCursor": None} == {
+            "page": 1,
+            "limit": 2,
+            "total": 3,
+            "totalPages": 2,
+            "totalKind": "atLeast",
+            "nextCursor": None,
+        }
+        listed = api.get("/api/posts?limit=2", headers=exact)  # no search: counted
+        assert listed.headers["preference-applied"] == "count=exact"
+        assert listed.json()["pagination"]["total"] == 5
+
+    def test_a_search_whose_first_page_is_the_whole_answer_runs_once(self, app, client):
+        author = account(client)
+        create_post(client, author, title="On the engine", status="published")
+        engine = runtime_of(app).database.engine
+        for term in ("zzz", "engine"):
+            with statements_run(engine) as statements:
+                response = client.get(f"/api/posts?search={term}")
+            assert response.status_code == 200, response.text
+            on_posts = [s.sql for s in statements if "FROM posts" in s.sql]
+            assert len(on_posts) == 1, on_posts  # the page; its end is the list's end
+            assert response.json()["pagination"]["totalKind"] == "exact"
+
+    def test_a_search_past_its_time_bound_is_a_400_and_the_database_stays_up(
+        self, app_with, database_url
+    ):
+        api = app_with(search_timeout=0.001)
+        author = account(api)
+        add_posts(database_url, author.id, 20_000, "published")  # a scan: far past 1 ms
+        for _ in range(4):  # more than the breaker's failures
+            response = api.get("/api/posts?search=%25%25%25")
+            assert response.status_code == 400, response.text
+            error = error_of(response)
+            assert error["code"] == "VALIDATION_ERROR"
+            assert error["details"][0]["field"] == "search"
+            assert "longer or more specific" in error["details"][0]["message"]
+        listed = api.get("/api/posts?limit=1")  # not an outage: the breaker stayed closed
+        assert listed.status_code == 200, listed.text
