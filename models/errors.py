@@ -1,6 +1,6 @@
 """What the domain refuses, as small exception types with no idea of HTTP.
 
-`service/errors.py` turns each into the API's error envelope, in one place.
+`service/http/errors.py` turns each into the API's error envelope, in one place.
 """
 
 from __future__ import annotations

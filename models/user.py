@@ -96,7 +96,7 @@ def seen_by(viewer: Viewer, user: User | Row[*tuple[Any, ...]]) -> dict[str, Any
 
 
 # Reads select these columns on a plain connection: an ORM session and its objects cost
-# about five times the query itself (bench/README.md).
+# about five times the query itself (docs/performance-notes.md).
 DOCUMENT_COLUMNS = (
     col(User.id),
     col(User.name),

@@ -1,6 +1,6 @@
 """`create_app(settings)`: the only place where the layers of a request are wired.
 
-Outside in (docs/architecture in README "Layout"):
+Outside in (README, "Layout"):
 edge (scope, request id, client address, HEAD, security headers, access line, metrics)
 -> CORS -> contract documents -> body limit -> no trailing slash
 -> Connexion (errors, routing) -> routed (the plan; media type) -> validation
@@ -20,8 +20,6 @@ import connexion
 import yaml
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
-from connexion.middleware.main import ConnexionMiddleware
-from connexion.middleware.security import SecurityMiddleware
 from connexion.options import SwaggerUIOptions
 
 from models.db import Database, DatabaseLimits
@@ -41,6 +39,7 @@ from service.observability.access_log import AccessLog
 from service.observability.logs import configure_logging
 from service.observability.metrics import Metrics, scrape_registry, serve_metrics
 from service.patches.allowlist_cors import AllowlistCORSMiddleware
+from service.patches.connexion_internals import layers_without_security
 from service.patches.flask_bridge import bridge_to_flask
 from service.patches.prepared_views import prepare_views_of
 from service.patches.request_validation import (
@@ -57,11 +56,6 @@ from service.settings import Settings
 DOCS_PATH = "/docs"  # Swagger UI, under the API's base path
 # Connexion indents JSON by default; compact bodies are ~40 % smaller.
 COMPACT_JSON = Jsonifier(json, separators=(",", ":"))
-# Connexion's own layers, but its security: credentials are checked in the access step,
-# from the plan, in the order and with the failure modes the access step decides.
-CONNEXION_LAYERS = [
-    layer for layer in ConnexionMiddleware.default_middlewares if layer is not SecurityMiddleware
-]
 
 
 def build_runtime(settings: Settings, contract: Contract) -> Runtime:
@@ -116,7 +110,9 @@ def create_app(
         __name__,
         specification_dir=SPEC_DIR,
         jsonifier=COMPACT_JSON,
-        middlewares=list(CONNEXION_LAYERS),  # Connexion inserts into the list it is given
+        # Credentials are checked by the access step, from the plan: in the order and
+        # with the failure modes it decides (a database that cannot answer is a 503).
+        middlewares=layers_without_security(),
     )
     app.app.extensions[EXTENSION] = runtime
     prepare_views_of(app)

@@ -1,6 +1,6 @@
 """The app's secret, and the keys made from it for each thing the service signs.
 
-One secret: list cursors (service/pagination.py) and entity tags (service/conditional.py)
+One secret: list cursors (service/http/pagination.py) and entity tags (service/http/conditional.py)
 each get a key of their own derived from it (HMAC-SHA256 of the purpose's name), so that
 nothing made for one purpose is accepted for another, and a tag reveals nothing about the
 cursors' key.

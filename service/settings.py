@@ -162,7 +162,7 @@ class Settings:
     wsgi_threads: int | None = None
     # Reads in the event loop: True, False, or None (auto: see `reads_in_loop`).
     inline_reads: bool | None = None
-    # Every wait on a dependency is bounded (seconds); see README "Bad days".
+    # Every wait on a dependency is bounded (seconds); see docs/operations.md, "Bad days".
     database_connect_timeout: float = 2.0
     database_pool_timeout: float = 2.0
     database_statement_timeout: float = 3.0
@@ -183,7 +183,7 @@ class Settings:
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
     # Lists count their matches exactly up to this many; above it `total` is an estimate
-    # unless the client sends `Prefer: count=exact` (README, "Lists at scale").
+    # unless the client sends `Prefer: count=exact` (docs/api.md, "Lists at scale").
     count_exact_limit: int = 1000
     # What the statements of one search may take together (seconds); past it the search
     # is a 400 naming `search`, not an outage (models/search.py).
@@ -219,7 +219,7 @@ class Settings:
         """Threads per worker for Flask and token lookups (0: none, all in the loop).
 
         Auto: 8, so that requests waiting on database round trips do not queue every
-        other request (bench/README.md, round 3); 2 where reads always run in the loop and
+        other request (docs/performance-notes.md, round 3); 2 where reads always run in the loop and
         the threads only serve writes (a password hash, SQLite's write lock), unless the
         dashboard calls other services, whose waits are in the threads too."""
         if self.wsgi_threads is not None:

@@ -12,7 +12,7 @@ sort key alone.
 `search` is a case-insensitive substring (`ILIKE '%term%'`). A B-tree cannot serve it and
 full-text search would change its meaning (words and stems, not substrings), so on
 PostgreSQL it is served by pg_trgm's GIN trigram indexes, which answer ILIKE as it is.
-SQLite has no such index: search there scans (README, "Lists at scale").
+SQLite has no such index: search there scans (docs/api.md, "Lists at scale").
 """
 
 from collections.abc import Sequence

@@ -19,7 +19,7 @@
   until one request's probe succeeds.
 
 Why not flask-limiter: it resolved, filtered and evaluated its general limit machinery on
-every request, about 290 µs of a 780 µs request here (bench/README.md). Every limit of
+every request, about 290 µs of a 780 µs request here (docs/performance-notes.md). Every limit of
 this service is known at start-up, one per operation, so a request needs one dictionary
 lookup and one increment in the storage of `limits`, the library flask-limiter itself
 counts with.
@@ -185,7 +185,7 @@ class WindowEnds:
 
     A fixed window of `limits` ends `expiry` seconds after its first hit, so the request
     whose increment returns 1 knows the end without asking; other instances' windows are
-    asked for once. With Redis this saves a round trip per request (bench/README.md).
+    asked for once. With Redis this saves a round trip per request (docs/performance-notes.md).
     """
 
     MAX_KEYS = 100_000

@@ -16,13 +16,13 @@ where), so a token lookup waits on the database where the handler would.
 
 from __future__ import annotations
 
-from connexion.frameworks.flask import flaskify_endpoint
 from flask import Response, request
 
 from service.access.authorization import Authorization
 from service.access.credentials import authenticate
 from service.edge.scope import current
 from service.http.errors import ApiError, ErrorCode
+from service.patches.connexion_internals import flask_endpoint
 
 
 def no_route(path: str) -> ApiError:
@@ -49,7 +49,7 @@ class AccessStep:
     def _endpoint_of(self, routed_name: str) -> str:
         endpoint = self._endpoints.get(routed_name)
         if endpoint is None:
-            endpoint = self._endpoints[routed_name] = flaskify_endpoint(routed_name)
+            endpoint = self._endpoints[routed_name] = flask_endpoint(routed_name)
         return endpoint
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from connexion.json_schema import Draft4ResponseValidator
-from jsonschema import Draft4Validator
 
 from service.contract import HTTP_METHODS, SPEC_DIR
+from service.patches.connexion_internals import response_validator
 
 UPSTREAMS_DIR = SPEC_DIR / "upstreams"
 
@@ -53,9 +52,7 @@ class UpstreamContract:
                     schema = operation["responses"]["200"]["content"]["application/json"]
                     # The document's components go along, so its $refs resolve.
                     root = {**schema["schema"], "components": self.document["components"]}
-                    found[operation["operationId"]] = Draft4ResponseValidator(
-                        root, format_checker=Draft4Validator.FORMAT_CHECKER
-                    )
+                    found[operation["operationId"]] = response_validator(root)
         return found
 
     def conforms(self, operation_id: str, body: Any) -> bool:

@@ -20,17 +20,15 @@ media types compare case-insensitively, and what passes goes on spelled as decla
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.edge.header_lines import joined_lists, refuse_repeated
 from service.edge.scope import current
 from service.http.errors import ApiError, ErrorCode
+from service.patches.connexion_internals import routed_operation
 from service.plan import Plans
 
 UTF8 = frozenset({"utf-8", "utf8"})
-ROUTING = "connexion_routing"  # where Connexion's RoutingMiddleware writes its match
 
 
 def unsupported(message: str) -> ApiError:
@@ -62,8 +60,7 @@ class RoutedMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            routing: dict[str, Any] = scope["extensions"].get(ROUTING, {})
-            plan = self.plans.of(routing.get("operation_id"))
+            plan = self.plans.of(routed_operation(scope))
             current().plan = plan
             if plan is not None:
                 refuse_repeated(scope["headers"], plan.one_value_headers)

@@ -4,7 +4,7 @@ Connexion 3.3 wraps each handler (parameters in, response out) inside the view o
 request: `FlaskOperation.fn` makes a new `FlaskDecorator`, whose wrapper calls
 `decorate()` again, which inspects the handler's signature again. Nothing of that depends
 on the request. `prepare_views` swaps each view for the same decorator applied once; the
-request is still parsed per request, by the same code (bench/README.md: -75 µs a request).
+request is still parsed per request, by the same code (docs/performance-notes.md: -75 µs a request).
 
 Connexion registers the views when it builds its middleware stack (on the first request
 or lifespan event), so `prepare_views_of` hooks the Flask side's `add_api`.

@@ -1,7 +1,7 @@
 """Logs an operator can read during an outage.
 
 Every failed request gets one line (its request id comes with every record, see
-service/log_format.py); the traceback of a cause is written at most once per interval,
+service/observability/logs.py); the traceback of a cause is written at most once per interval,
 so an outage at a hundred requests a second writes a hundred short lines a second, not
 a hundred tracebacks.
 """

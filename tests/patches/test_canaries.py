@@ -16,15 +16,28 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import flask
 import pytest
 from a2wsgi.wsgi import build_environ
 from connexion.apps.flask import FlaskASGIApp, FlaskOperation
 from connexion.decorators import FlaskDecorator
+from connexion.frameworks.flask import flaskify_endpoint
+from connexion.middleware.abstract import ROUTING_CONTEXT
+from connexion.middleware.main import ConnexionMiddleware
+from connexion.middleware.request_validation import RequestValidationMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.security import SecurityMiddleware
 from connexion.validators import JSONRequestBodyValidator, ParameterValidator
 from starlette.middleware.cors import CORSMiddleware
 
 from service.app import create_app
 from service.contract import Contract
+from service.patches.connexion_internals import (
+    flask_endpoint,
+    layers_without_security,
+    response_validator,
+    routed_operation,
+)
 from service.patches.flask_bridge import FlaskBridge
 from service.patches.request_validation import UnsupportedParameter
 from tests.settings import settings_for
@@ -94,10 +107,50 @@ def test_request_validation_internals():
 
 
 def test_cors_internals():
-    for name in ("send", "preflight_response", "simple_response"):
-        assert hasattr(CORSMiddleware, name), name
-    middleware = CORSMiddleware(lambda *_: None, allow_origins=["https://a.example"])
-    assert {"simple_headers", "preflight_headers"} <= set(vars(middleware))
+    """allowlist_cors.py overrides `send` and reads the headers Starlette computed."""
+    send = inspect.signature(CORSMiddleware.send)
+    assert list(send.parameters) == ["self", "message", "send", "request_headers"]
+    assert list(inspect.signature(CORSMiddleware.is_allowed_origin).parameters) == [
+        "self",
+        "origin",
+    ]
+    middleware = CORSMiddleware(
+        lambda *_: None, allow_origins=["https://a.example"], expose_headers=["ETag"]
+    )
+    assert middleware.is_allowed_origin("https://a.example")
+    assert not middleware.is_allowed_origin("https://b.example")
+    assert middleware.simple_headers["Access-Control-Expose-Headers"] == "ETag"
+    assert "Access-Control-Max-Age" in middleware.preflight_headers
+
+
+def test_connexion_internals():
+    """connexion_internals.py: where routing writes its match, the Flask endpoint of an
+    operation, the default layers, the response validator with `nullable`."""
+    assert ROUTING_CONTEXT == "connexion_routing"
+    assert routed_operation({"extensions": {ROUTING_CONTEXT: {"operation_id": "h.x"}}}) == "h.x"
+    assert routed_operation({"extensions": {}}) is None
+    assert list(inspect.signature(flaskify_endpoint).parameters) == ["identifier", "randomize"]
+    assert flask_endpoint("handlers.posts.list_posts") == "handlers_posts_list_posts"
+    layers = layers_without_security()
+    assert SecurityMiddleware in ConnexionMiddleware.default_middlewares
+    assert SecurityMiddleware not in layers
+    assert RoutingMiddleware in layers and RequestValidationMiddleware in layers
+    assert layers.index(RoutingMiddleware) < layers.index(RequestValidationMiddleware)
+    assert layers is not layers_without_security()  # Connexion inserts into it
+    nullable = response_validator({"type": "string", "nullable": True, "format": "date-time"})
+    assert nullable.is_valid(None) and nullable.is_valid("2026-01-01T00:00:00Z")
+    assert not nullable.is_valid("yesterday")
+
+
+def test_a_routed_request_carries_its_operation_in_the_scope(database_url):
+    """The routed layer finds the plan by what Connexion's router wrote: a real request."""
+    app = create_app(settings_for(database_url))
+    seen: list[str | None] = []
+    app.app.before_request(
+        lambda: seen.append(routed_operation(flask.request.environ["asgi.scope"]))
+    )
+    assert app.test_client().get("/api/posts").status_code == 200
+    assert seen == ["handlers.posts.list_posts"]
 
 
 def test_fair_accept_internals():
