@@ -14,9 +14,9 @@ changes:
   not `service.worker.Worker` and its fair accept (bench/run.py).
 
 What it keeps, because the contract or the benchmark needs it to work at all: the
-runtime each request finds (handlers and the bearer hook read it), the bearer hook
-`token_info` (which looks tokens up in the app's threads), the error envelope, the
-validators that report every field, CORS, authorization and the edge layers.
+request scope each request finds (handlers read it), the access step (credentials and
+authorization from the plan; its own count of limits left out), the error envelope, the
+validators that report every field, CORS and the edge layers.
 """
 
 from __future__ import annotations
