@@ -132,8 +132,8 @@ class DatabaseGuard:
 
     def ready_for_the_loop(self) -> bool:
         """Whether a read may start in the event loop (placement.py): the breaker is closed
-        (a probe could wait the whole request deadline), and on PostgreSQL a connection is
-        waiting in the pool (a read never connects in the loop)."""
+        (the database did not fail just now), and on PostgreSQL a connection is waiting in
+        the pool (a read never connects in the loop)."""
         if not self.breaker.is_closed:
             return False
         return self._pool is None or self._pool.checkedin() > 0

@@ -24,8 +24,8 @@ the loop only on its `ReadPlacement`'s terms:
 - **Retried.** After a move, reads stay in the threads for `retry` seconds, doubling
   each time the loop proves slow again (to `LONGEST_RETRY`), back to the first retry once
   a window is fast: a database that recovers or moves nearer gets the loop back. Reads
-  stay in the threads while the database's circuit breaker is not closed (its probe
-  could wait the whole request deadline) or no connection waits in its pool.
+  stay in the threads while the database's circuit breaker is not closed (it failed just
+  now) or no connection waits in its pool.
 
 The placement is the app's (service/runtime.py) and touched only by the event loop's
 thread of its worker: no lock.
