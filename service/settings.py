@@ -69,6 +69,17 @@ def _seconds(environ: Mapping[str, str], name: str, default: float, minimum: flo
     return value
 
 
+def _longest_cooldown(environ: Mapping[str, str], cooldown: float) -> float:
+    """BREAKER_MAX_COOLDOWN: seconds, 30 by default, never below BREAKER_COOLDOWN."""
+    name = "BREAKER_MAX_COOLDOWN"
+    value = _seconds(environ, name, max(30.0, cooldown), minimum=0.01)
+    if value < cooldown:
+        raise SettingsError(
+            f"{name} must be at least BREAKER_COOLDOWN ({cooldown:g} seconds), got {value:g}"
+        )
+    return value
+
+
 def _auto_integer(environ: Mapping[str, str], name: str, minimum: int) -> int | None:
     """An integer, or None for `auto` (or unset): the service decides."""
     if environ.get(name, "").strip().lower() in ("", "auto"):
@@ -168,10 +179,12 @@ class Settings:
     database_statement_timeout: float = 3.0
     database_request_timeout: float = 4.0
     ratelimit_storage_timeout: float = 0.5
-    # Consecutive failures that open a dependency's circuit breaker, and how long it stays
-    # open before one request may probe.
+    # Consecutive failures that open a dependency's circuit breaker; how long it stays open
+    # before it is probed (in the background), doubling after each failed probe up to the
+    # longest cooldown.
     breaker_failures: int = 3
     breaker_cooldown: float = 0.5
+    breaker_max_cooldown: float = 30.0
     token_ttl_seconds: int = 7 * 24 * 3600
     # The dashboard's sources: a base URL calls that service (openapi/upstreams/*.yaml),
     # empty reads this service's own model layer. Each call has its own timeout (seconds).
@@ -244,6 +257,7 @@ class Settings:
         environment = env.get("APP_ENV", "development").strip() or "development"
         if environment not in ENVIRONMENTS:
             raise SettingsError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        cooldown = _seconds(env, "BREAKER_COOLDOWN", 0.5, minimum=0.01)
         return cls(
             environment=environment,
             database_url=env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
@@ -266,7 +280,8 @@ class Settings:
             database_request_timeout=_seconds(env, "DATABASE_REQUEST_TIMEOUT", 4.0, minimum=0.01),
             ratelimit_storage_timeout=_seconds(env, "RATELIMIT_STORAGE_TIMEOUT", 0.5, minimum=0.01),
             breaker_failures=_integer(env, "BREAKER_FAILURES", 3, minimum=1),
-            breaker_cooldown=_seconds(env, "BREAKER_COOLDOWN", 0.5, minimum=0.01),
+            breaker_cooldown=cooldown,
+            breaker_max_cooldown=_longest_cooldown(env, cooldown),
             token_ttl_seconds=_integer(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=1),
             dashboard_profile_url=_base_url(env, "DASHBOARD_PROFILE_URL"),
             dashboard_stats_url=_base_url(env, "DASHBOARD_STATS_URL"),

@@ -1,6 +1,7 @@
 """Bounded waits on the service's dependencies: deadlines, circuit breakers, readiness.
 
-- `breaker`: a circuit breaker per dependency (pybreaker) that lets one request probe.
+- `breaker`: a circuit breaker per dependency (pybreaker): refuses at once while open,
+  and probes the dependency beside the requests, less often the longer it is down.
 - `deadline`: each request's budget for the database, and the watchdog that cuts a
   connection held past it, since a silent network wakes no blocked read by itself.
 - `database`: the guard the app's `Database` wraps every unit of work in.

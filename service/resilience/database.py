@@ -6,7 +6,9 @@
 - The request's deadline (deadline.py) is fixed at its first database work; a connection
   checked out under it is watched, and cut if still held when it passes.
 - A circuit breaker (breaker.py) counts consecutive outages: once open, requests that
-  need the database get 503 at once, without waiting, until one probe succeeds.
+  need the database get 503 at once, without waiting, until a probe succeeds. The probe
+  (`probe`) runs beside the requests, never in one: `SELECT 1` on a connection of its own,
+  within the same bounds as a request's (the connect timeout, the request deadline).
 - An outage (the database refuses, does not answer, runs out of time or connections) leaves
   the block as `models.errors.Unavailable`: a 503 with `Retry-After`, never a 500.
 """
@@ -66,17 +68,51 @@ class DatabaseGuard:
             DATABASE,
             failures=settings.breaker_failures,
             cooldown=settings.breaker_cooldown,
+            max_cooldown=settings.breaker_max_cooldown,
             is_failure=is_outage,
+            probe=self.probe,
         )
         self.watchdog = Watchdog("database")
+        self._engine: Engine | None = None
 
     def attach(self, engine: Engine) -> None:
-        """Watch every pooled connection from checkout to checkin (PostgreSQL: a socket
-        that can go silent; SQLite's waits are bounded by its busy timeout)."""
+        """Probe `engine`'s database while the breaker is open, and stop probing once the
+        engine is disposed; watch every pooled connection from checkout to checkin
+        (PostgreSQL: a socket that can go silent; SQLite's waits are bounded by its busy
+        timeout)."""
+        self._engine = engine
+        event.listen(engine, "engine_disposed", self._on_dispose)
         if engine.dialect.name != "postgresql":
             return
         event.listen(engine.pool, "checkout", self._on_checkout)
         event.listen(engine.pool, "checkin", self._on_checkin)
+
+    def probe(self) -> None:
+        """Whether the database answers, asked beside the requests (the breaker's probe):
+        `SELECT 1` on a new connection, in a pool of its own (the pool's may hold
+        connections that died in the outage), bounded as a request is: by libpq's connect
+        timeout, then by a deadline the watchdog holds (the pool's events are shared)."""
+        if self._engine is None:
+            return
+        token = set_unit_deadline(time.monotonic() + self.request_timeout)
+        pool = self._engine.pool.recreate()
+        try:
+            connection = pool.connect()
+            try:
+                cursor = connection.cursor()
+                cursor.execute("SELECT 1")
+                cursor.fetchall()
+                cursor.close()
+            finally:
+                connection.close()
+        finally:
+            pool.dispose()
+            reset_unit_deadline(token)
+
+    def _on_dispose(self, _engine: Engine) -> None:
+        """The app lets its database go: no more probes (the engine may still be used,
+        with a new pool: a refused request starts probing again)."""
+        self.breaker.stop()
 
     def _on_checkout(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         deadline = unit_deadline()

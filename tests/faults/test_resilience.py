@@ -43,6 +43,7 @@ BOUNDS = {
     "DATABASE_STATEMENT_TIMEOUT": "1.5",
     "RATELIMIT_STORAGE_TIMEOUT": "0.3",
     "RATELIMIT_SCALE": "1000",
+    "BREAKER_MAX_COOLDOWN": "2",
     "GUNICORN_CMD_ARGS": f"--timeout {WORKER_TIMEOUT}",
 }
 # What "at once" means here: a blocked event loop shows as seconds, a busy machine as
@@ -51,7 +52,10 @@ QUICK = 0.5
 # Longest a request needing the database may take during an outage: the request
 # deadline, plus one connect timeout (libpq's minimum, 2 s) that may start just before it.
 BOUNDED = 2 + 2 + 1.5
-RECOVERY = 3.0  # the breaker's cooldown is 0.5 s: "within a second", with room
+# How soon after a fault ends every kind of request succeeds again: a failed probe may
+# have just set the next one a whole BREAKER_MAX_COOLDOWN (2 s here) away, and that probe
+# answers at once; plus room for a busy machine.
+RECOVERY = 2 + 1.0
 
 
 @dataclass(frozen=True)
@@ -437,3 +441,58 @@ def test_postgres_far_away_stalls_no_one_else(
         assert {a.status for a in reads} == {200}
         ordered = sorted(a.elapsed for a in reads)
         assert ordered[len(ordered) // 2] >= 0.04  # the latency was there
+
+
+# A client sending one request at a time, each a few breaker cooldowns after the last: a
+# probe due at each of them (a worker's breaker half-opens 0.5 s after it opened).
+SEQUENTIAL_RATE = 3.0
+# A request that waited for a silent dependency (its timeout is 0.3 s for Redis, 2 s for
+# PostgreSQL here); anything faster was answered without it.
+WAITED = 0.25
+WORKERS = 2
+BREAKER_FAILURES = 3  # the default: a worker's breaker opens after this many failures
+
+
+@pytest.mark.parametrize(("target", "seconds"), [("redis", 10), ("postgresql", 30)])
+def test_once_a_breaker_opened_no_request_waits_for_a_silent_dependency(
+    postgres_url: str, redis_url: str, target: str, seconds: float
+) -> None:
+    """While a dependency is silent, a request after its breaker opened is answered at
+    once (fail-open for Redis, 503 for PostgreSQL): the probe that finds out whether it is
+    back runs beside the requests, never in one. Only the requests that opened a breaker
+    wait, `BREAKER_FAILURES` per worker, whatever the fault's length or the request rate;
+    and the service recovers alone once the fault ends."""
+    tag = f"sequential-{secrets.token_hex(4)}"
+    only_list = [Kind("list", "GET", "/api/posts?limit=5", needs_database=True)]
+    with (
+        FaultProxy(upstream_of(postgres_url)) as database,
+        FaultProxy(upstream_of(redis_url)) as redis,
+        served(
+            postgres_url,
+            database_proxy=database,
+            ratelimit_storage_uri=redis_url,
+            redis_proxy=redis,
+            workers=WORKERS,
+            env=BOUNDS,
+        ) as service,
+        Traffic(service.base_url, only_list, tag, per_second=SEQUENTIAL_RATE) as traffic,
+    ):
+        faulty = redis if target == "redis" else database
+        answers = fault_for(faulty, SILENT, seconds, traffic)
+        ended = time.monotonic() - BOUNDED
+        if target == "redis":
+            assert {a.status for a in answers} == {200}  # served without limits
+            recovery = recovered_after_limits(traffic, ended)
+        else:
+            assert {a.status for a in answers} <= {200, 503}
+            refused = [a for a in answers if a.status == 503]
+            assert refused and all(a.code() == "SERVICE_UNAVAILABLE" for a in refused)
+            # Retry-After: until the next probe, never past the longest cooldown (2 s).
+            assert {a.retry_after for a in refused} <= {"1", "2"}
+            recovery = recovered_after(traffic, ended, "list", 200)
+        traffic.stopping.set()
+    waited = sorted(round(a.elapsed, 2) for a in answers if a.elapsed >= WAITED)
+    # Slack of 2 for a busy machine's stall past WAITED.
+    assert len(waited) <= WORKERS * BREAKER_FAILURES + 2, f"{len(waited)}/{len(answers)}: {waited}"
+    assert len(answers) >= seconds * SEQUENTIAL_RATE / 4, "too few requests to tell"
+    assert recovery < RECOVERY

@@ -121,7 +121,9 @@ def test_requests_and_refusals_are_counted_by_operation(settings):
 
 def test_a_breaker_state_is_followed():
     metrics = Metrics()
-    breaker = Breaker("x", failures=1, cooldown=60, is_failure=lambda _error: True)
+    breaker = Breaker(
+        "x", failures=1, cooldown=60, max_cooldown=60, is_failure=lambda _error: True, probe=print
+    )
     metrics.watch_breaker("database", breaker)
     sample = metrics.registry.get_sample_value
     assert sample("circuit_breaker_state", {"dependency": "database"}) == 0
