@@ -82,6 +82,8 @@ class System:
     app: str
     worker: str
     env: dict[str, str] = field(default_factory=dict)
+    # The checkout whose code it runs (another one: an earlier version, for before/after).
+    checkout: Path = ROOT
 
 
 # Every system that authenticates runs with the service's settings for the benchmark.
@@ -120,19 +122,25 @@ SYSTEMS = [
 
 def variants(spec: str) -> list[System]:
     """The service under other settings: `name:VAR=value,VAR=value;name:...`; the key
-    `worker` names another gunicorn worker class (e.g. `worker=bench.workers.UvloopWorker`)."""
+    `worker` names another gunicorn worker class (e.g. `worker=bench.workers.UvloopWorker`),
+    `checkout` another checkout of the service to run (`before:checkout=/tmp/main`: a
+    version before a change, on the same data and in the same run)."""
     found = []
     for item in filter(None, (part.strip() for part in spec.split(";"))):
         name, _, assignments = item.partition(":")
         env = dict(SYSTEMS[0].env)
         worker = SYSTEMS[0].worker
+        checkout = ROOT
         for assignment in filter(None, assignments.split(",")):
             key, _, value = assignment.partition("=")
             if key.strip() == "worker":
                 worker = value.strip()
+            elif key.strip() == "checkout":
+                checkout = Path(value.strip()).resolve()
             else:
                 env[key.strip()] = value.strip()
-        found.append(System(f"service:{name.strip()}", SYSTEMS[0].app, worker, env))
+        system = System(f"service:{name.strip()}", SYSTEMS[0].app, worker, env, checkout)
+        found.append(system)
     return found
 
 
@@ -348,7 +356,8 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
         env = {**os.environ, "DATABASE_URL": database_url, "APP_SECRET": BENCH_SECRET, **system.env}
         config = SERVICE_CONFIG if system.name.startswith("service") else None
         command = gunicorn_command(system.app, system.worker, WORKERS, port, config)
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        # gunicorn puts its working directory first on the path: the checkout's code runs.
+        server = subprocess.Popen(command, cwd=system.checkout, env=env)
         base = f"http://127.0.0.1:{port}"
         rss = PeakRss(server.pid)
         try:
