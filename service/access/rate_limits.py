@@ -4,10 +4,10 @@
   `x-rate-limit-default`; nothing is written here. Each operation has its own bucket.
 - Buckets are keyed by the authenticated user, else by the client's address; an
   operation with `x-rate-limit-key: address` always by the address (sign-up).
-- The check runs inside Flask, after Connexion's security and validation layers, so it
-  never sees a request they refuse. Failed credentials are therefore counted here too,
-  against `x-rate-limit-auth-failures`, and only failed ones: a valid credential is never
-  refused for them (`AuthFailures`).
+- The count is the access step's second part (service/access/step.py), after validation
+  and the credentials check, so it never sees a request they refuse. Failed credentials
+  are counted here too, against `x-rate-limit-auth-failures`, and only failed ones: a
+  valid credential is never refused for them (`AuthFailures`).
 - `x-rate-limit: none` exempts an operation (liveness and readiness probes).
 - `x-rate-limit-fields: {email: create_user}`: a request that changes one of these body
   fields also takes one request from that operation's bucket (`count_changes`, called by

@@ -28,7 +28,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.edge.client_address import client_address
-from service.edge.request_id import HEADER, request_id_of
+from service.edge.request_id import request_id_of
 from service.edge.scope import RequestScope, enter
 from service.observability.access_log import AccessLog
 from service.observability.metrics import UNROUTED, Metrics
@@ -138,6 +138,3 @@ class EdgeMiddleware:
             duration_ms=seconds * 1000,
             user=str(caller.id) if caller else None,
         )
-
-
-__all__ = ["HEADER", "EdgeMiddleware"]

@@ -5,10 +5,11 @@ Text:  `2026-11-25 12:00:00,000 INFO [6f1d…] access: client=127.0.0.1 method=G
 JSON:  `{"time": "2026-11-25T12:00:00.000Z", "level": "INFO", "logger": "access",
         "request_id": "6f1d…", "client": "127.0.0.1", "method": "GET", …}`
 
-A record's `fields`, if it has any, become the JSON object's own keys; any other record has
-a `message`, and an `exception` with its traceback, so
-that a traceback stays one line too. Plain `json.dumps`: a dozen lines, where a logging
-library would be one more dependency for them.
+A record's `fields`, if it has any, become the JSON object's own keys; any other record
+has a `message`, and an `exception` with its traceback, so that a traceback stays one
+line too. Plain `json.dumps`: a dozen lines, where a logging library would be one more
+dependency for them. (The access line is written straight to the stream in the same
+shapes: service/observability/access_log.py.)
 """
 
 from __future__ import annotations

@@ -6,4 +6,6 @@
   connection held past it, since a silent network wakes no blocked read by itself.
 - `database`: the guard the app's `Database` wraps every unit of work in.
 - `outage_log`: one line per failed request, a traceback per cause at most once a minute.
+- `placement`: where a request runs, the event loop or the app's threads.
+- `readiness`: what `GET /api/ready` answers, and what it logs for operators.
 """
