@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import uuid
 
-HEADER = "X-Request-ID"
 _NAME = b"x-request-id"
 _USABLE = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
