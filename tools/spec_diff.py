@@ -4,7 +4,10 @@
 
 Optic (`optic diff --check`, rules in optic.yml) compares `openapi/openapi.yaml` at REF
 with the working tree and prints every changed operation, marking breaking changes
-with `x`. The gate passes when nothing breaks; otherwise only when the breaking changes
+with `x`. When the contract at REF already has the working tree's `info.version` (a
+version not released yet), the comparison is with the last commit before it whose
+version differed: the last release. The gate passes when nothing breaks; otherwise only
+when the breaking changes
 are recorded for the new `info.version`, under `### Breaking` in its section of
 `openapi/CHANGELOG.md` or as `info.x-breaking-changes` entries with that `version`, and
 that version is a major bump. REF defaults to the merge base with `main`, or to the
@@ -184,10 +187,29 @@ def decide(
     return Verdict(False, summary, report, breaking)
 
 
+def release_base(repo: Path, label: str, version: str) -> str:
+    """The commit to judge against: `label`, unless the contract there already has the
+    working tree's `version` (a version not released yet, which several changes make):
+    then the newest commit before it, on its first-parent line, whose contract had
+    another version. Every breaking change of an unreleased version is judged against the
+    last release, so each must be recorded for it, however many commits make it."""
+    changes = git(repo, "log", "--first-parent", "--format=%H", label, "--", SPEC.as_posix())
+    for commit in (changes or "").split():
+        text = git(repo, "show", f"{commit}:{SPEC.as_posix()}")
+        if text is None:
+            break
+        if str(yaml.safe_load(text)["info"]["version"]) != version:
+            return commit
+    return label
+
+
 def gate(repo: Path, base_ref: str | None) -> Verdict:
     label = base_ref or default_base(repo)
     if label is None:
         return Verdict(True, "spec-diff: no earlier commit to compare the contract with")
+    if (repo / SPEC).exists():
+        version = str(yaml.safe_load((repo / SPEC).read_text(encoding="utf-8"))["info"]["version"])
+        label = release_base(repo, label, version)
     base_text = git(repo, "show", f"{label}:{SPEC.as_posix()}")
     if base_text is None:
         if git(repo, "rev-parse", "--verify", "--quiet", f"{label}^{{commit}}") is None:

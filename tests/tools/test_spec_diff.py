@@ -9,6 +9,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -58,7 +59,7 @@ def breaking_edit() -> str:
 
 
 @pytest.fixture(scope="module")
-def verdicts(tmp_path_factory) -> dict[str, Verdict | subprocess.CompletedProcess[str]]:
+def verdicts(tmp_path_factory) -> dict[str, Any]:
     """Each case in its own repository, all at once (Optic takes seconds per diff)."""
     current = str(yaml.safe_load(SPEC.read_text())["info"]["version"])
     next_major = f"{int(current.split('.')[0]) + 1}.0.0"
@@ -85,6 +86,28 @@ def verdicts(tmp_path_factory) -> dict[str, Verdict | subprocess.CompletedProces
         log.write_text(text[:first] + record + text[first:])
         return gate(repo, "HEAD")
 
+    def second_change() -> tuple[Verdict, Verdict]:
+        """A second breaking change in a version not released yet (the last commit already
+        has it): judged against the last release, so both changes count, and they pass
+        only once recorded for that version."""
+        repo = repository(tmp_path_factory.mktemp("second"))
+        bumped = with_version(edit(SPEC.read_text(), *LIMIT_50), next_major)
+        (repo / "openapi" / "openapi.yaml").write_text(bumped)
+        author = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+        for command in (["add", "."], [*author, "commit", "-qm", "first"]):
+            subprocess.run(["git", *command], cwd=repo, check=True, capture_output=True)
+        (repo / "openapi" / "openapi.yaml").write_text(edit(bumped, *NO_COMMENT_COUNT))
+        undeclared = gate(repo, "HEAD")
+        log = repo / "openapi" / "CHANGELOG.md"
+        text = log.read_text()
+        first = text.index("\n## ") + 1
+        record = (
+            f"## {next_major}\n\n### Breaking\n- `limit` is at most 50.\n"
+            "- `commentCount` may be left out of a post.\n\n"
+        )
+        log.write_text(text[:first] + record + text[first:])
+        return undeclared, gate(repo, "HEAD")
+
     def compatible() -> Verdict:
         repo = repository(tmp_path_factory.mktemp("compatible"))
         wider = edit(SPEC.read_text(), *LIMIT_50[:2], "maximum: 200")
@@ -96,13 +119,14 @@ def verdicts(tmp_path_factory) -> dict[str, Verdict | subprocess.CompletedProces
         (repo / "openapi" / "openapi.yaml").write_text(wider)
         return gate(repo, "HEAD")
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {
             name: pool.submit(case)
             for name, case in (
                 ("undeclared", undeclared),
                 ("declared", declared),
                 ("compatible", compatible),
+                ("second_change", second_change),
             )
         }
         return {name: future.result() for name, future in futures.items()}
@@ -181,3 +205,15 @@ def test_the_default_base_is_the_merge_base_or_the_previous_commit(tmp_path):
     subprocess.run(["git", "checkout", "-qb", "topic"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "three"], cwd=repo, check=True)
     assert spec_diff.default_base(repo) == second  # on a branch: where it left main
+
+
+def test_a_second_breaking_change_of_an_unreleased_version_is_judged_against_the_release(
+    verdicts,
+):
+    undeclared, declared = verdicts["second_change"]
+    assert not undeclared.allowed
+    assert "nothing records them" in undeclared.summary
+    assert declared.allowed, declared.summary
+    # Both changes since the release, not only the last commit's.
+    assert any("commentCount" in change for change in declared.breaking)
+    assert any("maximum" in change for change in declared.breaking)
