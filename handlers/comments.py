@@ -11,7 +11,6 @@ from models import comment as comments
 from models import notification as notifications
 from models import post as posts
 from models.idempotency import Answer
-from models.ordering import is_time
 from service.access.caller import current_viewer, signed_in
 from service.http import idempotent_creates as idempotency
 from service.http.conditional import (
@@ -37,24 +36,13 @@ def list_post_comments(
     search: str | None = None,
 ) -> Response:
     query = {"search": search, "sortBy": sort_by, "order": order}
-    time_key = is_time(comments.SORT_COLUMNS[sort_by])
     path = f"/api/posts/{id_}/comments"
-    request = list_request(path, query, page=page, limit=limit, cursor=cursor, time_key=time_key)
+    request = list_request(
+        path, query, page=page, limit=limit, cursor=cursor, sort_columns=comments.SORT_COLUMNS
+    )
     with database().session() as session:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
-        found = comments.list_page(
-            session,
-            post_id=post.id,
-            offset=request.offset,
-            limit=limit,
-            sort_by=sort_by,
-            order=order,
-            after_key=request.after,
-            counting=request.counting,
-            exact_limit=request.exact_limit,
-            search_timeout=request.search_timeout,
-            search=search,
-        )
+        found = comments.list_page(session, request.rows, post_id=post.id)
     return paginated(found, request)
 
 

@@ -31,22 +31,21 @@ def list_notifications(
         "unread": None if unread is None else str(unread).lower(),
         "commentId": comment_id,
     }
-    request = list_request(COLLECTION, query, page=page, limit=limit, cursor=cursor, time_key=True)
+    request = list_request(
+        COLLECTION,
+        query,
+        page=page,
+        limit=limit,
+        cursor=cursor,
+        sort_columns=notifications.SORT_COLUMNS,
+    )
     with database().read() as connection:
         found = notifications.list_page(
             connection,
+            request.rows,
             recipient_id=signed_in().id,
-            offset=request.offset,
-            limit=limit,
-            sort_by=sort_by,
-            order=order,
-            search=search,
             unread=unread,
             comment_id=uuid.UUID(comment_id) if comment_id else None,
-            after_key=request.after,
-            counting=request.counting,
-            exact_limit=request.exact_limit,
-            search_timeout=request.search_timeout,
         )
     return paginated(found, request)
 

@@ -10,7 +10,6 @@ from sqlmodel import Session
 from models import post as posts
 from models import user as users
 from models.idempotency import Answer
-from models.ordering import is_time
 from service.access.caller import current_viewer, signed_in
 from service.http import idempotent_creates as idempotency
 from service.http.conditional import (
@@ -42,26 +41,13 @@ def _list(
     if path == COLLECTION:
         query["authorId"] = author_id
     request = list_request(
-        path,
-        query,
-        page=page,
-        limit=limit,
-        cursor=cursor,
-        time_key=is_time(posts.SORT_COLUMNS[sort_by]),
+        path, query, page=page, limit=limit, cursor=cursor, sort_columns=posts.SORT_COLUMNS
     )
     with database().session() as session:
         found = posts.list_page(
             session,
-            viewer=current_viewer(),
-            offset=request.offset,
-            limit=limit,
-            sort_by=sort_by,
-            order=order,
-            after_key=request.after,
-            counting=request.counting,
-            exact_limit=request.exact_limit,
-            search_timeout=request.search_timeout,
-            search=search,
+            current_viewer(),
+            request.rows,
             status=status,
             author_id=uuid.UUID(author_id) if author_id else None,
         )
