@@ -5,9 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import Connection
+
 from models import notification as notifications
+from models.listing import PageRequest
+from models.ordering import Page
 from service.access.caller import signed_in
-from service.http.pagination import list_request, paginated
+from service.http.pagination import listed
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -31,23 +35,23 @@ def list_notifications(
         "unread": None if unread is None else str(unread).lower(),
         "commentId": comment_id,
     }
-    request = list_request(
+
+    def read(connection: Connection, rows: PageRequest) -> Page:
+        comment = uuid.UUID(comment_id) if comment_id else None
+        return notifications.list_page(
+            connection, rows, recipient_id=signed_in().id, unread=unread, comment_id=comment
+        )
+
+    return listed(
         COLLECTION,
         query,
         page=page,
         limit=limit,
         cursor=cursor,
         sort_columns=notifications.SORT_COLUMNS,
+        unit=database().read,
+        read=read,
     )
-    with database().read() as connection:
-        found = notifications.list_page(
-            connection,
-            request.rows,
-            recipient_id=signed_in().id,
-            unread=unread,
-            comment_id=uuid.UUID(comment_id) if comment_id else None,
-        )
-    return paginated(found, request)
 
 
 def mark_notifications_read(body: dict[str, Any]) -> Response:

@@ -21,7 +21,7 @@ from service.http.conditional import (
     refuse_conditional_create,
     representation,
 )
-from service.http.pagination import list_request, paginated
+from service.http.pagination import listed
 from service.runtime import current, database, passwords
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -36,13 +36,16 @@ def list_users(
     cursor: str | None = None,
     search: str | None = None,
 ) -> Response:
-    query = {"search": search, "sortBy": sort_by, "order": order}
-    request = list_request(
-        COLLECTION, query, page=page, limit=limit, cursor=cursor, sort_columns=users.SORT_COLUMNS
+    return listed(
+        COLLECTION,
+        {"search": search, "sortBy": sort_by, "order": order},
+        page=page,
+        limit=limit,
+        cursor=cursor,
+        sort_columns=users.SORT_COLUMNS,
+        unit=database().read,
+        read=lambda connection, rows: users.list_page(connection, current_viewer(), rows),
     )
-    with database().read() as connection:
-        found = users.list_page(connection, current_viewer(), request.rows)
-    return paginated(found, request)
 
 
 def create_user(body: dict[str, Any]) -> Response:

@@ -18,10 +18,11 @@ import hmac
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import flask
@@ -41,6 +42,7 @@ MAX_TEXT = 1000
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 _COUNT_PREFERENCE = re.compile(r"(?:^|[,;\s])count\s*=\s*\"?(exact|planned|estimated)\"?", re.I)
+Unit = TypeVar("Unit")  # what a unit of work of the database yields: a Connection or Session
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,27 @@ def list_request(
         search_timeout=settings.search_timeout,
     )
     return ListRequest(path, query, number, rows, count_preferred=preferred is not None)
+
+
+def listed(
+    path: str,
+    query: Mapping[str, Any],
+    *,
+    page: int | None,
+    limit: int,
+    cursor: str | None,
+    sort_columns: Mapping[str, Any],
+    unit: Callable[[], AbstractContextManager[Unit]],
+    read: Callable[[Unit, PageRequest], Page],
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A list operation's answer: its request checked (`list_request`), the page `read`
+    in a unit of work of the database (`unit`), and the page `paginated`."""
+    request = list_request(
+        path, query, page=page, limit=limit, cursor=cursor, sort_columns=sort_columns
+    )
+    with unit() as db:
+        found = read(db, request.rows)
+    return paginated(found, request)
 
 
 def total_pages(total: int, limit: int) -> int:
