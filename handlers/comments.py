@@ -11,7 +11,8 @@ from models import comment as comments
 from models import notification as notifications
 from models import post as posts
 from models.idempotency import Answer
-from models.ordering import is_time
+from models.listing import PageRequest
+from models.ordering import Page
 from service.access.caller import current_viewer, signed_in
 from service.http import idempotent_creates as idempotency
 from service.http.conditional import (
@@ -21,7 +22,7 @@ from service.http.conditional import (
     refuse_conditional_create,
     representation,
 )
-from service.http.pagination import list_request, paginated
+from service.http.pagination import listed
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -36,26 +37,22 @@ def list_post_comments(
     cursor: str | None = None,
     search: str | None = None,
 ) -> Response:
-    query = {"search": search, "sortBy": sort_by, "order": order}
-    time_key = is_time(comments.SORT_COLUMNS[sort_by])
-    path = f"/api/posts/{id_}/comments"
-    request = list_request(path, query, page=page, limit=limit, cursor=cursor, time_key=time_key)
-    with database().session() as session:
+    """404 for a post the caller may not see; otherwise its comments."""
+
+    def read(session: Session, rows: PageRequest) -> Page:
         post = posts.get_visible(session, uuid.UUID(id_), current_viewer())
-        found = comments.list_page(
-            session,
-            post_id=post.id,
-            offset=request.offset,
-            limit=limit,
-            sort_by=sort_by,
-            order=order,
-            after_key=request.after,
-            counting=request.counting,
-            exact_limit=request.exact_limit,
-            search_timeout=request.search_timeout,
-            search=search,
-        )
-    return paginated(found, request)
+        return comments.list_page(session, rows, post_id=post.id)
+
+    return listed(
+        f"/api/posts/{id_}/comments",
+        {"search": search, "sortBy": sort_by, "order": order},
+        page=page,
+        limit=limit,
+        cursor=cursor,
+        sort_columns=comments.SORT_COLUMNS,
+        unit=database().session,
+        read=read,
+    )
 
 
 def create_post_comment(id_: str, body: dict[str, Any]) -> Response:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import Connection
+
 from models import notification as notifications
+from models.listing import PageRequest
+from models.ordering import Page
 from service.access.caller import signed_in
-from service.http.pagination import list_request, paginated
+from service.http.pagination import listed
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -31,24 +35,23 @@ def list_notifications(
         "unread": None if unread is None else str(unread).lower(),
         "commentId": comment_id,
     }
-    request = list_request(COLLECTION, query, page=page, limit=limit, cursor=cursor, time_key=True)
-    with database().read() as connection:
-        found = notifications.list_page(
-            connection,
-            recipient_id=signed_in().id,
-            offset=request.offset,
-            limit=limit,
-            sort_by=sort_by,
-            order=order,
-            search=search,
-            unread=unread,
-            comment_id=uuid.UUID(comment_id) if comment_id else None,
-            after_key=request.after,
-            counting=request.counting,
-            exact_limit=request.exact_limit,
-            search_timeout=request.search_timeout,
+
+    def read(connection: Connection, rows: PageRequest) -> Page:
+        comment = uuid.UUID(comment_id) if comment_id else None
+        return notifications.list_page(
+            connection, rows, recipient_id=signed_in().id, unread=unread, comment_id=comment
         )
-    return paginated(found, request)
+
+    return listed(
+        COLLECTION,
+        query,
+        page=page,
+        limit=limit,
+        cursor=cursor,
+        sort_columns=notifications.SORT_COLUMNS,
+        unit=database().read,
+        read=read,
+    )
 
 
 def mark_notifications_read(body: dict[str, Any]) -> Response:

@@ -10,7 +10,8 @@ from sqlmodel import Session
 from models import post as posts
 from models import user as users
 from models.idempotency import Answer
-from models.ordering import is_time
+from models.listing import PageRequest
+from models.ordering import Page
 from service.access.caller import current_viewer, signed_in
 from service.http import idempotent_creates as idempotency
 from service.http.conditional import (
@@ -20,7 +21,7 @@ from service.http.conditional import (
     refuse_conditional_create,
     representation,
 )
-from service.http.pagination import list_request, paginated
+from service.http.pagination import listed
 from service.runtime import database
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -41,31 +42,21 @@ def _list(
     query = {"search": search, "status": status, "sortBy": sort_by, "order": order}
     if path == COLLECTION:
         query["authorId"] = author_id
-    request = list_request(
+
+    def read(session: Session, rows: PageRequest) -> Page:
+        author = uuid.UUID(author_id) if author_id else None
+        return posts.list_page(session, current_viewer(), rows, status=status, author_id=author)
+
+    return listed(
         path,
         query,
         page=page,
         limit=limit,
         cursor=cursor,
-        time_key=is_time(posts.SORT_COLUMNS[sort_by]),
+        sort_columns=posts.SORT_COLUMNS,
+        unit=database().session,
+        read=read,
     )
-    with database().session() as session:
-        found = posts.list_page(
-            session,
-            viewer=current_viewer(),
-            offset=request.offset,
-            limit=limit,
-            sort_by=sort_by,
-            order=order,
-            after_key=request.after,
-            counting=request.counting,
-            exact_limit=request.exact_limit,
-            search_timeout=request.search_timeout,
-            search=search,
-            status=status,
-            author_id=uuid.UUID(author_id) if author_id else None,
-        )
-    return paginated(found, request)
 
 
 def list_posts(

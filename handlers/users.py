@@ -11,7 +11,6 @@ from models import token as tokens
 from models import user as users
 from models import user_removal
 from models.idempotency import Answer
-from models.ordering import is_time
 from service.access.caller import Caller, current_caller, current_viewer, signed_in
 from service.edge.scope import current as current_scope
 from service.http import idempotent_creates as idempotency
@@ -22,7 +21,7 @@ from service.http.conditional import (
     refuse_conditional_create,
     representation,
 )
-from service.http.pagination import list_request, paginated
+from service.http.pagination import listed
 from service.runtime import current, database, passwords
 
 Response = tuple[Any, int] | tuple[Any, int, dict[str, str]]
@@ -37,26 +36,16 @@ def list_users(
     cursor: str | None = None,
     search: str | None = None,
 ) -> Response:
-    query = {"search": search, "sortBy": sort_by, "order": order}
-    time_key = is_time(users.SORT_COLUMNS[sort_by])
-    request = list_request(
-        COLLECTION, query, page=page, limit=limit, cursor=cursor, time_key=time_key
+    return listed(
+        COLLECTION,
+        {"search": search, "sortBy": sort_by, "order": order},
+        page=page,
+        limit=limit,
+        cursor=cursor,
+        sort_columns=users.SORT_COLUMNS,
+        unit=database().read,
+        read=lambda connection, rows: users.list_page(connection, current_viewer(), rows),
     )
-    with database().read() as connection:
-        found = users.list_page(
-            connection,
-            viewer=current_viewer(),
-            offset=request.offset,
-            limit=limit,
-            sort_by=sort_by,
-            order=order,
-            search=search,
-            after_key=request.after,
-            counting=request.counting,
-            exact_limit=request.exact_limit,
-            search_timeout=request.search_timeout,
-        )
-    return paginated(found, request)
 
 
 def create_user(body: dict[str, Any]) -> Response:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Text, Uuid
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.counting import CountMode, PageSeen, count
 from models.errors import NotFound
-from models.ordering import Key, Page, after, key_of, one_page, stable_order
-from models.search import matches, time_bound
+from models.listing import PageRequest, read_page
+from models.ordering import Page
+from models.search import matches
 from models.timestamps import to_iso, utc_now
 from models.user import User
 from models.versions import row_version
@@ -58,58 +59,24 @@ def document(comment: Comment, author_name: str) -> dict[str, Any]:
 
 
 SORT_COLUMNS = {"createdAt": Comment.created_at, "updatedAt": Comment.updated_at}
-SORT_FIELDS = {"createdAt": "created_at", "updatedAt": "updated_at"}
 
 
-def list_page(
-    session: Session,
-    *,
-    post_id: uuid.UUID,
-    offset: int,
-    limit: int,
-    sort_by: str,
-    order: str,
-    after_key: Key | None = None,
-    counting: CountMode = CountMode.EXACT,
-    exact_limit: int = 0,
-    search: str | None = None,
-    search_timeout: float | None = None,
-) -> Page:
-    """One page of a post's comments with author names, from `offset` or after
-    `after_key`, and how many match; a search within `search_timeout` seconds."""
+def list_page(session: Session, request: PageRequest, *, post_id: uuid.UUID) -> Page:
+    """One page of a post's comments with author names (models/listing.py)."""
     conditions = [col(Comment.post_id) == post_id]
-    if search:
-        conditions.append(matches(col(Comment.body), search))
-    column = SORT_COLUMNS[sort_by]
-    query = (
-        select(Comment, User.name)
-        .join(User, col(User.id) == Comment.author_id)
-        .where(*conditions, *after(column, col(Comment.id), order, after_key))
-        .order_by(*stable_order(column, col(Comment.id), order))
-        .offset(offset)
-        .limit(limit + 1)
-    )
-    connection = session.connection()
-    with time_bound(connection, search_timeout if search else None) as arm:
-        arm()
-        fetched = session.exec(query).all()
-        rows, last_row = one_page(fetched, limit)
-        arm()
-        total = count(
-            connection,
-            select(col(Comment.id)).where(*conditions),
-            counting,
-            exact_limit,
-            # The planner's statistics cover comments on drafts too: never estimated.
-            estimates=False,
-            search=bool(search),
-            seen=PageSeen(None if after_key else offset, len(fetched), limit),
-        )
-    last = last_row[0] if last_row is not None else None
-    return Page(
-        items=[document(comment, name) for comment, name in rows],
-        next_key=key_of(getattr(last, SORT_FIELDS[sort_by]), last.id) if last else None,
-        total=total,
+    if request.search:
+        conditions.append(matches(col(Comment.body), request.search))
+    return read_page(
+        session,
+        request,
+        select(Comment, User.name).join(User, col(User.id) == Comment.author_id),
+        conditions,
+        sort_columns=SORT_COLUMNS,
+        id_column=col(Comment.id),
+        # The planner's statistics cover comments on drafts too: never estimated.
+        estimates=False,
+        document=lambda row: document(*row),
+        entity=itemgetter(0),
     )
 
 

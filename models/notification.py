@@ -30,11 +30,10 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col
 
 from models.comment import Comment
-from models.counting import CountMode, PageSeen, count
 from models.errors import NotFound
-from models.ordering import Key, Page, after, key_of, one_page, stable_order
+from models.listing import PageRequest, read_page
+from models.ordering import Page
 from models.post import Post
-from models.search import time_bound
 from models.timestamps import to_iso, utc_now
 from models.user import User
 
@@ -124,30 +123,22 @@ SORT_COLUMNS = {"createdAt": Notification.created_at}
 
 def list_page(
     connection: Connection,
+    request: PageRequest,
     *,
     recipient_id: uuid.UUID,
-    offset: int,
-    limit: int,
-    sort_by: str = "createdAt",
-    order: str = "desc",
-    search: str | None = None,
     unread: bool | None = None,
     comment_id: uuid.UUID | None = None,
-    after_key: Key | None = None,
-    counting: CountMode = CountMode.EXACT,
-    exact_limit: int = 0,
-    search_timeout: float | None = None,
 ) -> Page:
     """One page of the recipient's notifications with the actor's name and the post's
-    title, from `offset` or after `after_key`, and how many match. `search` matches the
-    post's title, the actor's name and the comment's body, within `search_timeout`
-    seconds."""
+    title (models/listing.py). `search` matches the post's title, the actor's name and
+    the comment's body."""
     conditions: list[ColumnElement[bool]] = [col(Notification.recipient_id) == recipient_id]
     if unread is not None:
         read_at = col(Notification.read_at)
         conditions.append(read_at.is_(None) if unread else read_at.is_not(None))
     if comment_id is not None:
         conditions.append(col(Notification.comment_id) == comment_id)
+    search = request.search
     if search:
         matching_comments = core_select(col(Comment.id)).where(
             col(Comment.body).icontains(search, autoescape=True)
@@ -164,35 +155,18 @@ def list_page(
         .join(User, col(User.id) == Notification.actor_id)
         .join(Post, col(Post.id) == Notification.post_id)
     )
-    column = SORT_COLUMNS[sort_by]
-    query = (
-        joined.where(*conditions, *after(column, col(Notification.id), order, after_key))
-        .order_by(*stable_order(column, col(Notification.id), order))
-        .offset(offset)
-        .limit(limit + 1)
-    )
-    matching = core_select(col(Notification.id)).where(*conditions)
-    if search:  # the search needs the joins; the other filters are on notifications alone
-        matching = joined.with_only_columns(col(Notification.id)).where(*conditions)
-    with time_bound(connection, search_timeout if search else None) as arm:
-        arm()
-        fetched = connection.execute(query).all()
-        rows, last = one_page(fetched, limit)
-        arm()
-        total = count(
-            connection,
-            matching,
-            counting,
-            exact_limit,
-            # The planner's statistics are of everyone's notifications: never estimated.
-            estimates=False,
-            search=bool(search),
-            seen=PageSeen(None if after_key else offset, len(fetched), limit),
-        )
-    return Page(
-        items=[document(row) for row in rows],
-        next_key=key_of(last.created_at, last.id) if last else None,
-        total=total,
+    return read_page(
+        connection,
+        request,
+        joined,
+        conditions,
+        sort_columns=SORT_COLUMNS,
+        id_column=col(Notification.id),
+        # The planner's statistics are of everyone's notifications: never estimated.
+        estimates=False,
+        document=document,
+        # The search needs the joins; the other filters are on notifications alone.
+        counted_from=joined.with_only_columns(col(Notification.id)) if search else None,
     )
 
 

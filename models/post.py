@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,10 +24,10 @@ from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.comment import Comment
-from models.counting import CountMode, PageSeen, count
 from models.errors import NotFound
-from models.ordering import Key, Page, after, key_of, one_page, stable_order
-from models.search import matches, time_bound
+from models.listing import PageRequest, read_page
+from models.ordering import Page
+from models.search import matches
 from models.timestamps import to_iso, utc_now
 from models.user import User
 from models.versions import row_version
@@ -116,63 +117,36 @@ SORT_FIELDS = {"createdAt": "created_at", "updatedAt": "updated_at", "title": "t
 
 def list_page(
     session: Session,
-    *,
     viewer: Viewer,
-    offset: int,
-    limit: int,
-    sort_by: str,
-    order: str,
-    after_key: Key | None = None,
-    counting: CountMode = CountMode.EXACT,
-    exact_limit: int = 0,
-    search: str | None = None,
-    search_timeout: float | None = None,
+    request: PageRequest,
+    *,
     status: str | None = None,
     author_id: uuid.UUID | None = None,
 ) -> Page:
-    """One page of visible posts with author names and comment counts (one statement
-    whatever the page size), from `offset` or after `after_key`, and how many match; a
-    search within `search_timeout` seconds (models/search.py)."""
+    """One page of visible posts with author names and comment counts, one statement
+    whatever the page size (models/listing.py)."""
     conditions: list[ColumnElement[bool]] = []
     visibility = visible_to(viewer)
     if visibility is not None:
         conditions.append(visibility)
-    if search:
+    if request.search:
+        search = request.search
         conditions.append(or_(matches(col(Post.title), search), matches(col(Post.content), search)))
     if status:
         conditions.append(col(Post.status) == status)
     if author_id:
         conditions.append(col(Post.author_id) == author_id)
-    column = SORT_COLUMNS[sort_by]
-    query = (
-        select(Post, User.name, comment_count())
-        .join(User, col(User.id) == Post.author_id)
-        .where(*conditions, *after(column, col(Post.id), order, after_key))
-        .order_by(*stable_order(column, col(Post.id), order))
-        .offset(offset)
-        .limit(limit + 1)  # one more: whether a next page exists, without the count
-    )
-    connection = session.connection()
-    with time_bound(connection, search_timeout if search else None) as arm:
-        arm()
-        fetched = session.exec(query).all()
-        rows, last_row = one_page(fetched, limit)
-        arm()
-        total = count(
-            connection,
-            select(col(Post.id)).where(*conditions),
-            counting,
-            exact_limit,
-            # The planner's statistics cover drafts: only for those who may see them all.
-            estimates=visibility is None,
-            search=bool(search),
-            seen=PageSeen(None if after_key else offset, len(fetched), limit),
-        )
-    last = last_row[0] if last_row is not None else None
-    return Page(
-        items=[document(post, name, n) for post, name, n in rows],
-        next_key=key_of(getattr(last, SORT_FIELDS[sort_by]), last.id) if last else None,
-        total=total,
+    return read_page(
+        session,
+        request,
+        select(Post, User.name, comment_count()).join(User, col(User.id) == Post.author_id),
+        conditions,
+        sort_columns=SORT_COLUMNS,
+        id_column=col(Post.id),
+        # The planner's statistics cover drafts: only for those who may see them all.
+        estimates=visibility is None,
+        document=lambda row: document(*row),
+        entity=itemgetter(0),
     )
 
 

@@ -25,11 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.counting import CountMode, PageSeen, count
 from models.errors import Conflict, NotFound, Unconfirmed
-from models.ordering import Key, Page, after, key_of, one_page, stable_order
+from models.listing import PageRequest, read_page
+from models.ordering import Page
 from models.passwords import Passwords
-from models.search import matches, time_bound
+from models.search import matches
 from models.timestamps import to_iso, utc_now
 from models.versions import row_version
 from models.viewer import Viewer
@@ -109,7 +109,6 @@ DOCUMENT_COLUMNS = (
 _BY_ID = core_select(*DOCUMENT_COLUMNS).where(col(User.id) == bindparam("id"))
 
 SORT_COLUMNS = {"name": User.name, "email": User.email, "createdAt": User.created_at}
-SORT_FIELDS = {"name": "name", "email": "email", "createdAt": "created_at"}
 
 # Contract fields stored as they are (after `normalise`); `password` is stored hashed.
 WRITABLE = ("name", "email", "role")
@@ -210,59 +209,24 @@ def password_unchanged(session: Session, user_id: uuid.UUID, password_hash: str)
     return bool(current == password_hash)
 
 
-def list_page(
-    connection: Connection,
-    *,
-    viewer: Viewer,
-    offset: int,
-    limit: int,
-    sort_by: str,
-    order: str,
-    search: str | None,
-    after_key: Key | None = None,
-    counting: CountMode = CountMode.EXACT,
-    exact_limit: int = 0,
-    search_timeout: float | None = None,
-) -> Page:
-    """One page in a stable order (ties broken by id), from `offset` or after
-    `after_key`, and how many match; a search within `search_timeout` seconds.
-
-    `search` matches names, and emails too for an admin: for anyone else, matching
-    emails would reveal them a substring at a time.
-    """
+def list_page(connection: Connection, viewer: Viewer, request: PageRequest) -> Page:
+    """One page of users (models/listing.py). `search` matches names, and emails too for
+    an admin: for anyone else, matching emails would reveal them a substring at a time."""
     conditions: list[ColumnElement[bool]] = []
-    if search:
-        condition = matches(col(User.name), search)
+    if request.search:
+        condition = matches(col(User.name), request.search)
         if viewer.role == "admin":
-            condition = or_(condition, matches(col(User.email), search))
+            condition = or_(condition, matches(col(User.email), request.search))
         conditions.append(condition)
-    column = SORT_COLUMNS[sort_by]
-    ordering = stable_order(column, col(User.id), order)
-    query = (
-        core_select(*DOCUMENT_COLUMNS)
-        .where(*conditions, *after(column, col(User.id), order, after_key))
-        .order_by(*ordering)
-        .offset(offset)
-        .limit(limit + 1)
-    )
-    with time_bound(connection, search_timeout if search else None) as arm:
-        arm()
-        fetched = connection.execute(query).all()
-        rows, last = one_page(fetched, limit)
-        arm()
-        total = count(
-            connection,
-            core_select(col(User.id)).where(*conditions),
-            counting,
-            exact_limit,
-            estimates=True,  # every user is in the list of every caller
-            search=bool(search),
-            seen=PageSeen(None if after_key else offset, len(fetched), limit),
-        )
-    return Page(
-        items=[seen_by(viewer, row) for row in rows],
-        next_key=key_of(getattr(last, SORT_FIELDS[sort_by]), last.id) if last else None,
-        total=total,
+    return read_page(
+        connection,
+        request,
+        core_select(*DOCUMENT_COLUMNS),
+        conditions,
+        sort_columns=SORT_COLUMNS,
+        id_column=col(User.id),
+        estimates=True,  # every user is in the list of every caller
+        document=lambda row: seen_by(viewer, row),
     )
 
 

@@ -42,6 +42,7 @@ from models import user as users
 from models.counting import CountMode
 from models.db import Database
 from models.errors import DomainError, InvalidToken
+from models.listing import PageRequest
 from models.passwords import Passwords
 from models.viewer import Viewer
 from service.app_secret import AppSecret
@@ -278,28 +279,18 @@ def list_users(
     if sort_by == "email" and caller.role != "admin":
         raise ApiError(ErrorCode.FORBIDDEN, "Only admins may sort users by email")
     query = {"search": search, "sortBy": sort_by, "order": order}
-    page_request = ListRequest(
-        path="/api/users",
-        query=query,
-        page=page,
+    rows = PageRequest(
+        sort_by=sort_by,
+        order=order,
         limit=limit,
-        after=None,
+        offset=(page - 1) * limit,
+        search=search,
         counting=CountMode.ESTIMATED,
-        count_preferred=False,
         exact_limit=COUNT_EXACT_LIMIT,
     )
     with database.read() as connection:
-        found = users.list_page(
-            connection,
-            viewer=caller.viewer,
-            offset=page_request.offset,
-            limit=limit,
-            sort_by=sort_by,
-            order=order,
-            search=search,
-            counting=page_request.counting,
-            exact_limit=page_request.exact_limit,
-        )
+        found = users.list_page(connection, caller.viewer, rows)
+    page_request = ListRequest("/api/users", query, page, rows)
     body, status, headers = paginated(found, page_request, secret.keys().cursor)
     return json_response(body, status, {**headers, **limit_headers})
 

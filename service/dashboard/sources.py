@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from models import notification as notifications
 from models import stats
 from models import user as users
-from models.counting import CountMode
+from models.listing import PageRequest
 from models.viewer import Viewer
 from service.http.pagination import ListRequest, paginated
 from service.settings import Settings
@@ -40,21 +40,10 @@ def _stats(connection: Connection, user_id: uuid.UUID, viewer: Viewer) -> Any:
 
 
 def _notifications(connection: Connection, user_id: uuid.UUID, _viewer: Viewer) -> Any:
-    found = notifications.list_page(
-        connection, recipient_id=user_id, offset=0, limit=RECENT, unread=True
-    )
+    rows = PageRequest(sort_by="createdAt", order="desc", limit=RECENT)
+    found = notifications.list_page(connection, rows, recipient_id=user_id, unread=True)
     query = {"sortBy": "createdAt", "order": "desc", "unread": "true"}
-    first_page = ListRequest(
-        path="/api/notifications",
-        query=query,
-        page=1,
-        limit=RECENT,
-        after=None,
-        counting=CountMode.EXACT,
-        count_preferred=False,
-        exact_limit=0,
-    )
-    body, _, _ = paginated(found, first_page)
+    body, _, _ = paginated(found, ListRequest("/api/notifications", query, 1, rows))
     return body
 
 

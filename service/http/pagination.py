@@ -18,16 +18,18 @@ import hmac
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import flask
 
 from models.counting import CountMode, TotalKind
-from models.ordering import Key, Page
+from models.listing import PageRequest
+from models.ordering import Key, Page, is_time
 from models.timestamps import to_iso
 from service.http.errors import ApiError, ErrorCode
 from service.runtime import current
@@ -40,25 +42,19 @@ MAX_TEXT = 1000
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 _COUNT_PREFERENCE = re.compile(r"(?:^|[,;\s])count\s*=\s*\"?(exact|planned|estimated)\"?", re.I)
+Unit = TypeVar("Unit")  # what a unit of work of the database yields: a Connection or Session
 
 
 @dataclass(frozen=True)
 class ListRequest:
-    """What the client asked of a list, checked."""
+    """What the client asked of a list, checked: the page the models read (`rows`), and
+    what the answer's pagination, links and cursors need besides."""
 
     path: str
-    query: Mapping[str, Any]  # the list's other parameters: sort, order, filters
+    query: Mapping[str, Any]  # the list's other parameters: search, sort, order, filters
     page: int
-    limit: int
-    after: Key | None  # from a cursor: the page starts after this position
-    counting: CountMode
-    count_preferred: bool  # the client sent `Prefer: count=…`
-    exact_limit: int
-    search_timeout: float | None = None  # what a search's statements may take together
-
-    @property
-    def offset(self) -> int:
-        return 0 if self.after is not None else (self.page - 1) * self.limit
+    rows: PageRequest
+    count_preferred: bool = False  # the client sent `Prefer: count=…`
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -177,30 +173,55 @@ def list_request(
     page: int | None,
     limit: int,
     cursor: str | None,
-    time_key: bool,
+    sort_columns: Mapping[str, Any],
 ) -> ListRequest:
     """The checked request for a list: `page` and `cursor` are exclusive; a cursor must be
-    one made for this list; `Prefer` chooses how `total` is counted."""
+    one made for this list; `Prefer` chooses how `total` is counted. `query` holds the
+    list's `sortBy` (a key of `sort_columns`), `order` and `search`."""
     settings = current().settings
+    sort_by = query["sortBy"]
     after: Key | None = None
     number = page or 1
     if cursor is not None:
         if page is not None:
             raise _invalid("page", "must not be given with 'cursor'")
         key = current().secret.keys().cursor
+        time_key = is_time(sort_columns[sort_by])
         after, number = decode_cursor(cursor, path, query, key, time_key=time_key)
     preferred = counting_preference(flask.request.headers.get("Prefer"))
-    return ListRequest(
-        path=path,
-        query=query,
-        page=number,
+    rows = PageRequest(
+        sort_by=sort_by,
+        order=query["order"],
         limit=limit,
+        offset=0 if after is not None else (number - 1) * limit,
         after=after,
+        search=query["search"],
         counting=preferred or CountMode.ESTIMATED,
-        count_preferred=preferred is not None,
         exact_limit=settings.count_exact_limit,
         search_timeout=settings.search_timeout,
     )
+    return ListRequest(path, query, number, rows, count_preferred=preferred is not None)
+
+
+def listed(
+    path: str,
+    query: Mapping[str, Any],
+    *,
+    page: int | None,
+    limit: int,
+    cursor: str | None,
+    sort_columns: Mapping[str, Any],
+    unit: Callable[[], AbstractContextManager[Unit]],
+    read: Callable[[Unit, PageRequest], Page],
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A list operation's answer: its request checked (`list_request`), the page `read`
+    in a unit of work of the database (`unit`), and the page `paginated`."""
+    request = list_request(
+        path, query, page=page, limit=limit, cursor=cursor, sort_columns=sort_columns
+    )
+    with unit() as db:
+        found = read(db, request.rows)
+    return paginated(found, request)
 
 
 def total_pages(total: int, limit: int) -> int:
@@ -257,6 +278,7 @@ def paginated(
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The handler's return value for one page of a list; cursors signed with `secret`,
     by default the cursor key of the app's secret."""
+    rows = request.rows
     next_cursor = None
     if page.next_key is not None:
         secret = secret or current().secret.keys().cursor
@@ -267,26 +289,26 @@ def paginated(
         "data": list(page.items),
         "pagination": {
             "page": request.page,
-            "limit": request.limit,
+            "limit": rows.limit,
             "total": page.total.value,
-            "totalPages": total_pages(page.total.value, request.limit),
+            "totalPages": total_pages(page.total.value, rows.limit),
             "totalKind": page.total.kind.value,
             "nextCursor": next_cursor,
         },
     }
-    if request.after is not None:
-        link = cursor_link_header(request.path, request.query, request.limit, next_cursor)
+    if rows.after is not None:
+        link = cursor_link_header(request.path, request.query, rows.limit, next_cursor)
     else:
         lower_bound = page.total.kind is TotalKind.AT_LEAST
         link = link_header(
             request.path,
             request.query,
             request.page,
-            request.limit,
+            rows.limit,
             page.total.value,
             more=page.next_key is not None if lower_bound else None,
         )
     headers = {"Link": link}
-    if request.count_preferred and page.total.mode is request.counting:
-        headers["Preference-Applied"] = f"count={request.counting.value}"
+    if request.count_preferred and page.total.mode is rows.counting:
+        headers["Preference-Applied"] = f"count={rows.counting.value}"
     return body, 200, headers

@@ -22,6 +22,7 @@ from bench.seed import seed_url
 from models import post as posts
 from models.counting import CountMode
 from models.db import make_engine
+from models.listing import PageRequest
 from models.ordering import Key
 from models.viewer import ANONYMOUS, Viewer
 
@@ -58,7 +59,9 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-def page_plan(engine: Engine, **arguments: Any) -> list[dict[str, Any]]:
+def page_plan(
+    engine: Engine, viewer: Viewer, request: PageRequest, **filters: Any
+) -> list[dict[str, Any]]:
     """The plan nodes of the statement that reads one page of posts."""
     statements: list[tuple[str, Any]] = []
 
@@ -68,14 +71,7 @@ def page_plan(engine: Engine, **arguments: Any) -> list[dict[str, Any]]:
     event.listen(engine, "before_cursor_execute", record)
     try:
         with Session(engine) as session:
-            posts.list_page(
-                session,
-                offset=0,
-                limit=20,
-                counting=CountMode.ESTIMATED,
-                exact_limit=1000,
-                **arguments,
-            )
+            posts.list_page(session, viewer, request, **filters)
     finally:
         event.remove(engine, "before_cursor_execute", record)
     sql, parameters = next((s, p) for s, p in statements if "JOIN users" in s)
@@ -112,15 +108,16 @@ def test_every_posts_query_reads_an_index(engine: Engine, sort_by: str, search: 
         for order in ("asc", "desc"):
             for where, key in keys.items():
                 for filter_name, chosen in filters.items():
-                    nodes = page_plan(
-                        engine,
-                        viewer=viewer,
+                    request = PageRequest(
                         sort_by=sort_by,
                         order=order,
+                        limit=20,
+                        after=key,
                         search=search,
-                        after_key=key,
-                        **chosen,
+                        counting=CountMode.ESTIMATED,
+                        exact_limit=1000,
                     )
+                    nodes = page_plan(engine, viewer, request, **chosen)
                     if any(
                         node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "posts"
                         for node in nodes
