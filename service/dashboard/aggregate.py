@@ -136,9 +136,12 @@ def answer(user_id: uuid.UUID) -> tuple[dict[str, Any] | None, int, dict[str, st
         "X-Request-ID": request_id(),
         "Accept": "application/json",
     }
+    # The tag's key before the upstreams are waited for: on its first use it is read from
+    # the database, within the request's deadline, which the wait would use up.
+    key = runtime.secret.keys().etag
     data, errors = runtime.dashboard.parts(runtime.database, user_id, current_viewer(), forwarded)
     body = envelope(data, errors)
-    etag = content_tag(body)  # over the whole answer, meta included
+    etag = content_tag(body, key)  # over the whole answer, meta included
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if still_fresh(etag):
         return None, 304, headers

@@ -98,3 +98,24 @@ def test_two_instances_play_the_bff_and_the_core_service(client, app_with, datab
     assert remote.json() == local.json()
     assert remote.json()["data"]["unreadCount"] == 1
     assert remote.headers["etag"] == local.headers["etag"]
+
+
+def test_a_dashboard_slower_than_the_database_deadline_is_still_answered(client, app_with):
+    """The dashboard's ETag is keyed with the app's secret, read from the database on its
+    first use: read after the upstreams' wait, it came past the request's deadline for
+    the database (which the token lookup had started), and the answer was a 503."""
+    who = account(client)  # signed up through another app: this one has read no secret
+    replies = {
+        "profile": lambda _p: Reply(body=profile_of(who.user), delay=1.5),
+        "stats": lambda _p: Reply(body=stats_of(who.id)),
+        "notifications": lambda _p: Reply(body=notifications_of(0)),
+    }
+    with ExitStack() as stack:
+        urls = {
+            f"dashboard_{name}_url": stack.enter_context(stub_server(reply)).url
+            for name, reply in replies.items()
+        }
+        api = app_with(database_request_timeout=1.0, dashboard_timeout=5.0, **urls)
+        response = api.get("/api/dashboard", headers=who.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["ETag"].startswith('"')
