@@ -26,7 +26,7 @@ from tests.database import run_sql
 from tests.faults.proxy import PASS, REFUSE, SILENT, FaultProxy, Mode
 from tests.faults.served import Served, served, upstream_of
 from tests.faults.test_resilience import BOUNDED, post_json
-from tests.service.test_credentials import OPTIONAL, SAMPLES
+from tests.service.access.test_credentials import OPTIONAL, SAMPLES
 
 pytestmark = pytest.mark.faults
 
