@@ -29,12 +29,12 @@ from collections.abc import Mapping
 import httpx
 from opentelemetry import trace
 from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy import Engine
+
+from service.patches.sqlalchemy_tracing import trace_statements
 
 DEFAULT_SERVICE_NAME = "publishing-api"
 SCOPE = "service"
@@ -82,10 +82,7 @@ class Tracing:
         """A client span per statement on `engine` (this app's only)."""
         if self.provider is None:
             return
-        tracer = self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
-        # No connection-usage metrics: this service's pool metrics are Prometheus'.
-        usage = NoOpMeterProvider().get_meter(SCOPE).create_up_down_counter("unused")
-        EngineTracer(tracer, engine, usage)  # type: ignore[no-untyped-call]
+        trace_statements(engine, self.provider)
 
     def transport(self, transport: httpx.AsyncHTTPTransport) -> httpx.AsyncBaseTransport:
         """`transport`, with a client span per request that carries `traceparent`."""
