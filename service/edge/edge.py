@@ -213,7 +213,8 @@ class EdgeMiddleware:
 
 def rate_limit_outcome(request: RequestScope, status: int) -> str:
     """`none` (the operation has no limit), `refused` (a 429), `counted`, or `skipped` (not
-    counted: the storage was down or its breaker open, or the request never got there)."""
+    counted: limits are off, the storage was down or its breaker open, or the request
+    never got that far)."""
     plan = request.plan
     if plan is None or plan.rate_limit is None:
         return "none"
