@@ -18,7 +18,9 @@ What is traced (docs/operations.md, "Traces"):
   which send `traceparent` to the upstream.
 
 Under gunicorn each worker builds its app after the fork, so each has its own batch
-processor and export thread (the SDK also restarts that thread in a forked child).
+processor and export thread (the SDK also restarts that thread in a forked child), and
+its spans carry its own `service.instance.id` (the SDK's default resource: a fresh UUID
+per provider).
 """
 
 from __future__ import annotations
@@ -67,9 +69,9 @@ class Tracing:
         # Imported only when asked for: the exporter pulls in protobuf and requests.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        resource = Resource.create(
-            {} if environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: DEFAULT_SERVICE_NAME}
-        )
+        resource = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+        if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+            resource = resource.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
         provider = TracerProvider(resource=resource)  # the sampler from OTEL_TRACES_SAMPLER
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         return cls(provider)

@@ -9,6 +9,7 @@ import uuid
 from contextlib import ExitStack
 
 import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.builders import account
 from tests.faults.proxy import PASS, SILENT, FaultProxy
@@ -38,7 +39,7 @@ def _trace_of(receiver: Receiver, request_id: str) -> str:
     return root.trace_id
 
 
-def test_one_dashboard_is_one_trace_across_the_bff_and_the_core(client, database_url):
+def test_one_dashboard_is_one_trace_across_the_bff_and_the_core(client, database_url, tmp_path):
     who = account(client)
     term = f"needle{uuid.uuid4().hex[:8]}"
     with ExitStack() as stack:
@@ -66,7 +67,7 @@ def test_one_dashboard_is_one_trace_across_the_bff_and_the_core(client, database
             "DASHBOARD_NOTIFICATIONS_URL": f"{core}/api",
             "DASHBOARD_STATS_URL": f"http://127.0.0.1:{proxy.port}/api",
         }
-        log = stack.enter_context(_temporary_log())
+        log = tmp_path / "bff.log"
         bff = stack.enter_context(running_server(bff_env, how="run", log_path=log))
 
         # 1. Every source answers: one trace, BFF server span -> three upstream calls ->
@@ -174,13 +175,26 @@ def test_one_dashboard_is_one_trace_across_the_bff_and_the_core(client, database
         assert traced["s"] == search_trace
 
 
-class _temporary_log:
-    def __enter__(self):
-        import tempfile
-        from pathlib import Path
-
-        self.directory = tempfile.TemporaryDirectory()
-        return Path(self.directory.name) / "bff.log"
-
-    def __exit__(self, *exc):
-        self.directory.cleanup()
+def test_each_gunicorn_worker_exports_its_own_spans(database_url):
+    """`make serve`'s way: two workers, each with its own provider, batch processor and
+    export thread, started after the fork; each one's spans reach the receiver."""
+    with otlp_receiver() as receiver:
+        env = {
+            "DATABASE_URL": database_url,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+            "OTEL_BSP_SCHEDULE_DELAY": "50",
+            **FAST_HASHING_ENV,
+        }
+        with running_server(env, how="serve", workers=2) as base, httpx.Client() as http:
+            # A new connection each: the arbiter's listening socket is shared, so both
+            # workers get some.
+            for _ in range(40):
+                http.get(f"{base}/api/health", headers={"Connection": "close"})
+            receiver.wait_for(lambda s: sum(x.name == "get_health /api/health" for x in s) >= 40)
+    instances = set()
+    for body in receiver.bodies:
+        for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            instances.add(attributes["service.instance.id"])
+            assert attributes["service.name"] == "publishing-api"
+    assert len(instances) == 2
