@@ -17,7 +17,10 @@ names a PostgreSQL server, which gets databases of its own, else SQLite alone):
   (bench/latency.py): a database a short network hop away.
 BENCH_VARIANTS adds the service under other settings, e.g.
 `inline:INLINE_READS=true;threads8:WSGI_THREADS=8,INLINE_READS=false`, or another worker
-class: `uvloop:worker=bench.workers.UvloopWorker`.
+class: `uvloop:worker=bench.workers.UvloopWorker`. In a variant's values, `{otlp}` is the
+URL of a local OTLP/HTTP receiver (bench/otlp_sink.py) the run starts.
+BENCH_TRACING=1 adds the tracing rows: the default (tracing off) beside
+`tracing-0` (on, sampling 0 %) and `tracing-100` (on, every request exported to `{otlp}`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bench.meta import run_metadata
+from bench.otlp_sink import otlp_sink
 from bench.seed import issue_token, seed, seed_url
 from models.db import make_engine
 from tests.servers import SERVICE_CONFIG, free_port, gunicorn_command, wait_until_up
@@ -74,6 +78,8 @@ START_TIMEOUT = 180.0
 WARMUP = 2
 CONNECTIONS = 64
 ORIGIN = "http://bench.example.com"
+# The local OTLP receiver's URL, for `{otlp}` in a variant's settings (main starts it).
+OTLP_URL = ""
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,17 @@ def variants(spec: str) -> list[System]:
     return found
 
 
+# Tracing on, exporting to the run's local receiver, never sampled or always.
+TRACING_VARIANTS = (
+    "tracing-0:OTEL_EXPORTER_OTLP_ENDPOINT={otlp},OTEL_SERVICE_NAME=bench,"
+    "OTEL_TRACES_SAMPLER=traceidratio,OTEL_TRACES_SAMPLER_ARG=0;"
+    "tracing-100:OTEL_EXPORTER_OTLP_ENDPOINT={otlp},OTEL_SERVICE_NAME=bench,"
+    "OTEL_TRACES_SAMPLER=always_on"
+)
 SYSTEMS += variants(os.environ.get("BENCH_VARIANTS", ""))
+if os.environ.get("BENCH_TRACING", "") in ("1", "true"):
+    SYSTEMS += variants(TRACING_VARIANTS)
+OTLP = "{otlp}"
 # Bare apps without authentication, validation, limits or CORS: the floor, not the same work.
 FLOOR = frozenset({"flask", "fastapi"})
 
@@ -251,6 +267,17 @@ class PeakRss:
             self.peak_kib = max(self.peak_kib, total)
             time.sleep(0.2)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the process and its children have used so far."""
+        ticks = 0
+        for pid in self.tree():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> float:
         self.running = False
         self.thread.join()
@@ -354,6 +381,7 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
         port = free_port()
         # One secret for every copy of the data, so that equal pages are equal bytes.
         env = {**os.environ, "DATABASE_URL": database_url, "APP_SECRET": BENCH_SECRET, **system.env}
+        env = {key: value.replace(OTLP, OTLP_URL) for key, value in env.items()}
         config = SERVICE_CONFIG if system.name.startswith("service") else None
         command = gunicorn_command(system.app, system.worker, WORKERS, port, config)
         # gunicorn puts its working directory first on the path: the checkout's code runs.
@@ -393,7 +421,13 @@ def run_system(system: System, database: Database, wrk: str) -> SystemRun:
                     label = f"{system.name} {mode} {scenario}"
                     warmup.setdefault(mode, {})[scenario] = load_with(warm, f"{label} warm-up")
                     measured = [wrk, *args, f"-d{DURATION}s", url, "--", f"{mode}-{time.time_ns()}"]
-                    results.setdefault(mode, {})[scenario] = load_with(measured, label)
+                    cpu_before = rss.cpu_seconds()
+                    figures = load_with(measured, label)
+                    # The server's CPU time per request: steadier than req/s on a shared
+                    # machine, where the neighbours' load moves req/s by tens of per cent.
+                    spent = rss.cpu_seconds() - cpu_before
+                    figures["cpu_us"] = spent / max(figures["requests"], 1.0) * 1e6
+                    results.setdefault(mode, {})[scenario] = figures
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -433,8 +467,8 @@ def median_table(runs: dict[str, list[SystemRun]]) -> Table:
             for scenario in SCENARIOS:
                 if scenario not in reps[0]["results"][mode]:
                     continue  # not run on this system (SERVICE_ONLY)
-                for metric in ("rps", "p50", "p99"):
-                    values = [rep["results"][mode][scenario][metric] for rep in reps]
+                for metric in ("rps", "p50", "p99", "cpu_us"):
+                    values = [rep["results"][mode][scenario].get(metric, 0.0) for rep in reps]
                     table.setdefault(mode, {}).setdefault(scenario, {}).setdefault(system, {})[
                         metric
                     ] = statistics.median(values)
@@ -531,19 +565,26 @@ def _cells(table: Table) -> list[dict[str, dict[str, float]]]:
 
 
 def render_variants(table: Table) -> str:
-    """req/s (p99 ms) of the service under each setting, and its ratio to the defaults."""
+    """req/s (p99 ms) of the service under each setting, its ratio to the defaults, and
+    the server's CPU µs per request."""
     names = [system.name for system in SYSTEMS if system.name.startswith("service")]
-    lines = [f"{'mode':<10} {'scenario':<9} | " + " | ".join(f"{n:>22}" for n in names)]
+    lines = [
+        "req/s (p99 ms) ratio to the service's req/s, server CPU µs per request",
+        f"{'mode':<10} {'scenario':<9} | " + " | ".join(f"{n:>29}" for n in names),
+    ]
     for mode, scenarios in table.items():
         for scenario, systems in scenarios.items():
             base = systems["service"]["rps"] or 1.0
             cells = [
-                "{:>6.0f} ({:>4.0f}) {:>5.2f}x".format(
-                    systems[n]["rps"], systems[n]["p99"], systems[n]["rps"] / base
+                "{:>6.0f} ({:>4.0f}) {:>5.2f}x {:>5.0f} µs".format(
+                    systems[n]["rps"],
+                    systems[n]["p99"],
+                    systems[n]["rps"] / base,
+                    systems[n].get("cpu_us", 0.0),
                 )
                 for n in names
             ]
-            lines.append(f"{mode:<10} {scenario:<9} | " + " | ".join(f"{c:>22}" for c in cells))
+            lines.append(f"{mode:<10} {scenario:<9} | " + " | ".join(f"{c:>29}" for c in cells))
     return "\n".join(lines)
 
 
@@ -619,7 +660,9 @@ def main() -> int:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as folder:
+    global OTLP_URL  # noqa: PLW0603 (set once, before any system starts)
+    with tempfile.TemporaryDirectory() as folder, otlp_sink() as sink:
+        OTLP_URL = sink.url
         for name in DATABASES:
             results[name] = bench_database(name, Path(folder), wrk)
             # Each database's figures as soon as they are known: a long run that fails
@@ -652,6 +695,8 @@ def main() -> int:
                 "databases": results,
             }
             (out / "latest.json").write_text(json.dumps(document, indent=2))
+        if any(OTLP in value for system in SYSTEMS for value in system.env.values()):
+            print(f"\nOTLP receiver: {sink.exports} exports, {sink.bytes / 1e6:.1f} MB")
     print(f"\n{settings}")
     for name, result in results.items():
         report(name, result)

@@ -38,6 +38,7 @@ from service.http.errors import register_error_handlers
 from service.observability.access_log import AccessLog
 from service.observability.logs import configure_logging
 from service.observability.metrics import Metrics, scrape_registry, serve_metrics
+from service.observability.tracing import Tracing
 from service.patches.allowlist_cors import AllowlistCORSMiddleware
 from service.patches.connexion_internals import layers_without_security
 from service.patches.flask_bridge import bridge_to_flask
@@ -69,6 +70,8 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
     guard = DatabaseGuard(settings)
     database = Database(settings.database_url, limits, guard)
     guard.attach(database.engine)
+    tracing = Tracing.from_env()
+    tracing.instrument_engine(database.engine)
     metrics = Metrics()
     metrics.watch_pool(database.engine)
     metrics.watch_breaker("database", guard.breaker)
@@ -84,11 +87,12 @@ def build_runtime(settings: Settings, contract: Contract) -> Runtime:
         rate_limits=rate_limits,
         threads=ThreadPoolExecutor(max(settings.threads, 1), thread_name_prefix="WSGI"),
         placement=Placement(settings),
-        dashboard=Dashboard(settings),
+        dashboard=Dashboard(settings, tracing),
         metrics=metrics,
         access_log=AccessLog(settings.log_format),
         readiness=Readiness(database, rate_limits),
         secret=AppSecret(database, settings.configured_secret),
+        tracing=tracing,
     )
 
 

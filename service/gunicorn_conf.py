@@ -9,6 +9,9 @@ metrics summed over every worker (prometheus-client's multiprocess mode).
   every worker's files: a scrape never lands on one worker's share, nor waits behind a
   busy worker, and the API's port does not serve it.
 - `post_fork`: a worker closes its copy of the metrics socket (the arbiter answers it).
+  Traces need no hook: the app (`create_app()`, no `preload_app`) is built in each worker
+  after the fork, so each worker has its own tracer provider, batch span processor and
+  export thread (service/observability/tracing.py), and exports its own spans.
 - `child_exit`: a dead worker's live gauges (pool in use, breaker state) are dropped
   (`mark_process_dead`); its counters stay, as counters never go down.
 - `on_exit`: the temporary directory is removed.

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from service.dashboard.aggregate import Dashboard
     from service.observability.access_log import AccessLog
     from service.observability.metrics import Metrics
+    from service.observability.tracing import Tracing
     from service.resilience.database import DatabaseGuard
     from service.resilience.placement import Placement
     from service.resilience.readiness import Readiness
@@ -57,6 +58,8 @@ class Runtime:
     readiness: Readiness
     # The keys that sign cursors and entity tags (APP_SECRET, or the database's secret).
     secret: AppSecret
+    # Traces: off (tracer None) unless the OTEL_* variables ask (service/observability/tracing.py).
+    tracing: Tracing
 
 
 def current() -> Runtime:

@@ -27,6 +27,7 @@ from service.dashboard.upstreams import Answer, Failure, Upstreams
 from service.edge.scope import request_id
 from service.http.conditional import content_tag, still_fresh
 from service.http.errors import ApiError, ErrorCode
+from service.observability.tracing import Tracing
 from service.runtime import current
 from service.settings import Settings
 
@@ -43,10 +44,10 @@ class Dashboard:
     """What one app needs to build dashboards: its settings, its HTTP client and the
     contracts of the sources it calls."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tracing: Tracing | None = None) -> None:
         self.settings = settings
         self.timeout = settings.dashboard_timeout
-        self.upstreams = Upstreams(self.timeout)
+        self.upstreams = Upstreams(self.timeout, tracing or Tracing(None))
 
     @cached_property
     def contracts(self) -> dict[str, UpstreamContract]:
@@ -66,7 +67,7 @@ class Dashboard:
             base = source.base_url(self.settings)
             if base:
                 url = source.url(base, user_id)
-                pending[source] = self.upstreams.get_json(url, dict(forwarded))
+                pending[source] = self.upstreams.get_json(source.name, url, dict(forwarded))
         data: dict[str, Any] = {}
         local = [source for source in SOURCES if source not in pending]
         if local:

@@ -6,6 +6,11 @@ would stop every request of the worker. Instead each app owns one `Upstreams`: a
 event loop in a thread of its own, started on first use, with one `httpx.AsyncClient`
 (one connection pool per worker). A handler submits its calls there, all at once, and
 waits for the slowest; the server's loop never waits on an upstream.
+
+With tracing on, each call is a span `upstream <source>` (a child of the request's server
+span, carried over to that loop) whose `app.upstream.outcome` is `OK` or the failure
+`meta.errors` reports; under it, the HTTP client's span per attempt, which sends
+`traceparent` along.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from enum import StrEnum
 from typing import Any
 
 import httpx
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from service.observability.tracing import Tracing
 
 # A refused or dropped connection is tried once more after this pause (seconds).
 RETRY_BACKOFF = 0.05
@@ -46,18 +55,42 @@ class Answer:
 class Upstreams:
     """One app's HTTP client for its upstreams, on a loop of its own."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, tracing: Tracing) -> None:
         self.timeout = timeout
+        self.tracer = tracing.tracer
+        self.tracing = tracing
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
         self._thread: threading.Thread | None = None
 
-    def get_json(self, url: str, headers: dict[str, str]) -> Future[Answer]:
-        """Start `GET url` now; the future's answer comes within `timeout` seconds,
-        whatever happens (it never raises)."""
+    def get_json(self, source: str, url: str, headers: dict[str, str]) -> Future[Answer]:
+        """Start `GET url` (for `source`) now; the future's answer comes within `timeout`
+        seconds, whatever happens (it never raises)."""
         loop = self._started()
-        return asyncio.run_coroutine_threadsafe(self._get_json(url, headers), loop)
+        if self.tracer is None:
+            call = self._get_json(url, headers)
+        else:
+            call = self._traced(self.tracer, otel_context.get_current(), source, url, headers)
+        return asyncio.run_coroutine_threadsafe(call, loop)
+
+    async def _traced(
+        self,
+        tracer: trace.Tracer,
+        parent: otel_context.Context,
+        source: str,
+        url: str,
+        headers: dict[str, str],
+    ) -> Answer:
+        with tracer.start_as_current_span(
+            f"upstream {source}", context=parent, attributes={"app.upstream.source": source}
+        ) as span:
+            answer = await self._get_json(url, headers)
+            outcome = "OK" if answer.failure is None else answer.failure.value
+            span.set_attribute("app.upstream.outcome", outcome)
+            if answer.failure is not None:
+                span.set_status(trace.StatusCode.ERROR, outcome)
+            return answer
 
     def _started(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -67,12 +100,20 @@ class Upstreams:
                 thread.start()
                 # Made once, outside any call's timeout (its TLS context takes a while);
                 # it binds to the loop that first uses it: this one, always.
+                limits = httpx.Limits(
+                    max_connections=MAX_CONNECTIONS,
+                    max_keepalive_connections=MAX_CONNECTIONS,
+                )
+                transport = None
+                if self.tracing.on:
+                    # A client given a transport does not make its own: the limits go here.
+                    transport = self.tracing.transport(
+                        httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+                    )
                 self._client = httpx.AsyncClient(
                     timeout=self.timeout,
-                    limits=httpx.Limits(
-                        max_connections=MAX_CONNECTIONS,
-                        max_keepalive_connections=MAX_CONNECTIONS,
-                    ),
+                    limits=limits,
+                    transport=transport,
                     follow_redirects=False,
                     trust_env=False,
                 )

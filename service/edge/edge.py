@@ -17,6 +17,13 @@ answered, `Cache-Control: no-store` unless the operation set its own (RFC 6749 Â
 Just before the last byte leaves, the request is counted and its access line written,
 so a client that has its answer finds it counted; one that ends without an answer (the
 client went away) counts as 499, as nginx says; one whose layers raised, as 500.
+
+With tracing on (service/observability/tracing.py), the request's server span starts
+here, continuing the trace of a valid `traceparent` (any other starts a new one: a
+tracing header is never refused); the rest of the request runs with it as the current
+span, and it ends with the access line, named `<operationId> <route template>` and
+holding the status, the caller's role and the rate-limit and breaker outcomes. Its trace
+id goes into the scope (for log records) and the access line. Off, none of this runs.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ import asyncio
 import contextvars
 import time
 
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.edge.client_address import client_address
@@ -53,6 +62,7 @@ class EdgeMiddleware:
         self.metrics: Metrics = runtime.metrics
         self.access_log: AccessLog = runtime.access_log
         self.trusted_hops = runtime.settings.trusted_proxy_hops
+        self.tracer = runtime.tracing.tracer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,6 +87,7 @@ class EdgeMiddleware:
             name == b"authorization" for name, _ in headers
         )
         stamp = (b"x-request-id", request.request_id.encode("latin-1"))
+        span = None if self.tracer is None else self._start_span(self.tracer, request, headers)
         started = time.perf_counter()
         status = CLIENT_GONE
         recorded = False
@@ -97,32 +108,61 @@ class EdgeMiddleware:
                     message = {**message, "body": b""}
                 if not message.get("more_body", False):
                     recorded = True
-                    self.record(request, method, status, time.perf_counter() - started)
+                    self.record(request, method, status, time.perf_counter() - started, span)
             await send(message)
 
         try:
-            await self._in_fresh_context(request, scope, receive, answer)
+            await self._in_fresh_context(request, scope, receive, answer, span)
         except Exception:
             status = 500 if status == CLIENT_GONE else status
             raise
         finally:
             if not recorded:
-                self.record(request, method, status, time.perf_counter() - started)
+                self.record(request, method, status, time.perf_counter() - started, span)
 
     async def _in_fresh_context(
-        self, request: RequestScope, scope: Scope, receive: Receive, send: Send
+        self,
+        request: RequestScope,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        span: trace.Span | None = None,
     ) -> None:
-        """The rest of the stack, in a task whose context holds only `request`; cancelling
-        this task (a client gone) cancels the one it awaits."""
+        """The rest of the stack, in a task whose context holds only `request` (and the
+        server span, if traced); cancelling this task (a client gone) cancels the one it
+        awaits."""
 
         async def rest() -> None:
             await self.app(scope, receive, send)
 
         context = contextvars.Context()
         context.run(enter, request)
+        if span is not None:
+            context.run(otel_context.attach, trace.set_span_in_context(span))
         await asyncio.get_running_loop().create_task(rest(), context=context)
 
-    def record(self, request: RequestScope, method: str, status: int, seconds: float) -> None:
+    @staticmethod
+    def _start_span(
+        tracer: trace.Tracer, request: RequestScope, headers: list[tuple[bytes, bytes]]
+    ) -> trace.Span:
+        """The server span, continuing the caller's trace if its headers carry a valid one."""
+        carrier = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+        span = tracer.start_span(
+            "HTTP", context=propagate.extract(carrier), kind=trace.SpanKind.SERVER
+        )
+        found = span.get_span_context()
+        if found.is_valid:
+            request.trace_id = trace.format_trace_id(found.trace_id)
+        return span
+
+    def record(
+        self,
+        request: RequestScope,
+        method: str,
+        status: int,
+        seconds: float,
+        span: trace.Span | None = None,
+    ) -> None:
         plan = request.plan
         operation, route = (plan.operation_id, plan.route) if plan else (UNROUTED, "-")
         method = method if method in KNOWN_METHODS else OTHER_METHOD
@@ -137,4 +177,47 @@ class EdgeMiddleware:
             status=status,
             duration_ms=seconds * 1000,
             user=str(caller.id) if caller else None,
+            trace_id=request.trace_id,
         )
+        if span is not None:
+            self._end_span(span, request, method, status)
+
+    def _end_span(self, span: trace.Span, request: RequestScope, method: str, status: int) -> None:
+        if span.is_recording():
+            plan = request.plan
+            span.update_name(
+                f"{plan.operation_id} {plan.route}" if plan else f"{UNROUTED} {method}"
+            )
+            caller = request.caller
+            runtime = self.runtime
+            span.set_attributes(
+                {
+                    "http.request.method": method,
+                    "http.response.status_code": status,
+                    "app.request_id": request.request_id,
+                    "app.caller.role": caller.role if caller else "anonymous",
+                    "app.rate_limit": rate_limit_outcome(request, status),
+                    "app.breaker.database": runtime.database_guard.breaker.state,
+                    "app.breaker.rate_limit_storage": runtime.rate_limits.breaker.state,
+                }
+            )
+            if plan is not None:
+                span.set_attributes(
+                    {"http.route": plan.route, "app.operation_id": plan.operation_id}
+                )
+            if status >= 500:
+                span.set_attribute("error.type", str(status))
+                span.set_status(trace.StatusCode.ERROR)
+        span.end()
+
+
+def rate_limit_outcome(request: RequestScope, status: int) -> str:
+    """`none` (the operation has no limit), `refused` (a 429), `counted`, or `skipped` (not
+    counted: limits are off, the storage was down or its breaker open, or the request
+    never got that far)."""
+    plan = request.plan
+    if plan is None or plan.rate_limit is None:
+        return "none"
+    if status == 429:
+        return "refused"
+    return "counted" if request.rate_limit is not None else "skipped"

@@ -37,6 +37,8 @@ class RequestScope:
     deadline: float | None = None
     # The rate limit's window, for the X-RateLimit-* headers (service/access/rate_limits.py).
     rate_limit: Any = None
+    # The trace id of the request's server span (None: tracing is off).
+    trace_id: str | None = None
 
 
 _scope: ContextVar[RequestScope] = ContextVar("request_scope")
@@ -57,6 +59,12 @@ def current() -> RequestScope:
 
 def current_or_none() -> RequestScope | None:
     return _scope.get(None)
+
+
+def trace_id() -> str | None:
+    """The current request's trace id, for log records (None: untraced, or no request)."""
+    scope = _scope.get(None)
+    return scope.trace_id if scope is not None else None
 
 
 def request_id() -> str:

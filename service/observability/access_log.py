@@ -6,9 +6,10 @@ included, and know neither the operation nor the caller. The line says when, whi
 request (its id), who asked (the client's address as TRUSTED_PROXY_HOPS reads it; the
 caller's user id, if a token was accepted), what for (method, the contract's route
 template, never the raw path; the operationId, or `unrouted`) and how it went (status,
-milliseconds). Nothing a client sent is written: no body, query, header, token,
-password or email. Its shape is every other log record's (service/observability/logs.py):
-text by default, one JSON object with `LOG_FORMAT=json`.
+milliseconds), and the trace id of its server span when tracing is on
+(service/observability/tracing.py; `-` or null when off). Nothing a client sent is
+written: no body, query, header, token, password or email. Its shape is every other log
+record's (service/observability/logs.py): text by default, one JSON object with `LOG_FORMAT=json`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class AccessLog:
         status: int,
         duration_ms: float,
         user: str | None,
+        trace_id: str | None = None,
     ) -> None:
         now = time.time()
         if self.json:
@@ -70,6 +72,7 @@ class AccessLog:
                     "status": status,
                     "duration_ms": round(duration_ms, 3),
                     "user": user,
+                    "trace_id": trace_id,
                 },
                 ensure_ascii=False,
             )
@@ -77,7 +80,7 @@ class AccessLog:
             line = (
                 f"{_local_time(now)} INFO [{request_id}] {LOGGER}: client={_plain(client)} "
                 f"method={method} route={route} operation={operation} status={status} "
-                f"duration_ms={duration_ms:.1f} user={user or '-'}"
+                f"duration_ms={duration_ms:.1f} user={user or '-'} trace={trace_id or '-'}"
             )
         stream = self.stream or sys.stderr  # looked up late: tests and servers swap it
         with self._lock:

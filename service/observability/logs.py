@@ -1,5 +1,6 @@
 """How log records are written: readable text by default, one JSON object per line with
-`LOG_FORMAT=json`; the request id on every record; framework chatter kept quiet.
+`LOG_FORMAT=json`; the request id on every record, and the trace id on those of a traced
+request; framework chatter kept quiet.
 
 Text:  `2026-11-25 12:00:00,000 INFO [6f1d…] access: client=127.0.0.1 method=GET …`
 JSON:  `{"time": "2026-11-25T12:00:00.000Z", "level": "INFO", "logger": "access",
@@ -18,14 +19,17 @@ import json
 import logging
 import time
 
-from service.edge.scope import request_id
+from service.edge.scope import request_id, trace_id
 
-FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+# `trace` is ` trace=<id>` in a traced request, else empty (tracing is off by default).
+FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s%(trace)s"
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id()
+        record.trace_id = traced = trace_id()
+        record.trace = f" trace={traced}" if traced else ""
         return True
 
 
@@ -40,6 +44,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "request_id": getattr(record, "request_id", "-"),
         }
+        traced = getattr(record, "trace_id", None)
+        if traced:
+            entry["trace_id"] = traced
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             entry.update(fields)

@@ -43,7 +43,16 @@ from service.patches.request_validation import UnsupportedParameter
 from tests.settings import settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
-PATCHED = ("connexion", "starlette", "a2wsgi", "Flask", "Werkzeug", "jsonschema", "uvicorn")
+PATCHED = (
+    "connexion",
+    "starlette",
+    "a2wsgi",
+    "Flask",
+    "Werkzeug",
+    "jsonschema",
+    "uvicorn",
+    "opentelemetry-instrumentation-sqlalchemy",
+)
 
 
 def pinned() -> dict[str, str]:
@@ -182,3 +191,34 @@ def test_parameters_the_validator_would_not_check_stop_start_up(database_url, pa
     contract.document["paths"]["/health"]["get"]["parameters"] = [parameter]
     with pytest.raises(UnsupportedParameter, match=said):
         create_app(settings_for(database_url), contract)
+
+
+def test_sqlalchemy_tracing_internals():
+    """`EngineTracer(tracer, engine, connections_usage)` listens on that engine only, and
+    its span holds the statement with placeholders, never the parameters."""
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from sqlalchemy import create_engine, text
+
+    from service.patches.sqlalchemy_tracing import trace_statements
+
+    assert list(inspect.signature(EngineTracer.__init__).parameters)[:4] == [
+        "self",
+        "tracer",
+        "engine",
+        "connections_usage",
+    ]
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+    traced, other = create_engine("sqlite://"), create_engine("sqlite://")
+    trace_statements(traced, provider)
+    for engine in (traced, other):
+        with engine.connect() as connection:
+            connection.execute(text("SELECT :secret"), {"secret": "canary-parameter"})
+    (span,) = exported.get_finished_spans()
+    assert span.attributes is not None
+    assert span.attributes["db.statement"] == "SELECT ?"
+    assert "canary-parameter" not in repr(dict(span.attributes))
