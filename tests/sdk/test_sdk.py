@@ -19,6 +19,8 @@ from tools import sdk
 BUILD = ROOT / "build"
 HERE = Path(__file__).resolve().parent
 PROGRAM = HERE / "client_program.py"
+# openapi-fetch over the openapi-typescript types (tests/sdk/client_program.ts).
+TS_CONFIG = HERE / "tsconfig.client.json"
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,20 @@ def test_the_python_client_calls_every_operation_of_a_live_server(generated, tmp
         done = run([sys.executable, str(PROGRAM), base], PYTHONPATH=str(generated / "python"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "every operation answered as the contract says" in done.stdout
+
+
+@pytest.mark.usefixtures("generated")
+def test_the_typescript_client_drives_the_flow_against_a_live_server(tmp_path):
+    """openapi-fetch over the generated types: compiled with `tsc --strict`, run by Node."""
+    done = run([str(ROOT / "node_modules" / ".bin" / "tsc"), "-p", str(TS_CONFIG)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = BUILD / "ts-client"
+    (out / "package.json").write_text('{"type": "module"}\n')
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'ts.db'}", **FAST_HASHING_ENV}
+    with running_server(env) as base:
+        done = run(["node", str(out / "tests" / "sdk" / "client_program.js"), base])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the TypeScript client drove the flow as the contract says" in done.stdout
 
 
 def test_the_program_calls_every_operation_of_the_contract():
