@@ -13,7 +13,7 @@ ALL     := $(VENV)/.all-installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: run serve test lint format migrate settings contract bench clean admin seed install \
-	lock spec-diff spec-lint sdk docs perf-doc
+	lock spec-diff spec-lint sdk docs perf-doc mock
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -82,6 +82,10 @@ spec-diff: $(ALL) $(NODE_STAMP)  ## changes to the contract since BASE (a git re
 
 spec-lint: $(NODE_STAMP)  ## Spectral: OpenAPI rules and this project's conventions (.spectral.yaml), on the contract and openapi/upstreams/
 	$(NODE)/spectral lint $(SPEC) openapi/upstreams/*.yaml --fail-severity warn --display-only-failures
+
+MOCK_PORT ?= 4010
+mock: $(NODE_STAMP)  ## Prism serving the contract's examples on 127.0.0.1:MOCK_PORT (4010): base URL http://127.0.0.1:4010, no /api
+	$(NODE)/prism mock $(SPEC) --host 127.0.0.1 --port $(MOCK_PORT)
 
 sdk: $(ALL) $(NODE_STAMP)  ## Python client and TypeScript types from the contract, in build/sdk
 	$(PY) -m tools.sdk build/sdk

@@ -35,6 +35,7 @@ from service.edge.edge import EdgeMiddleware
 from service.edge.routed import RoutedMiddleware
 from service.edge.trailing_slash import NoTrailingSlashMiddleware
 from service.http.errors import register_error_handlers
+from service.http.unimplemented import spec_first_resolver, warn_of_unimplemented
 from service.observability.access_log import AccessLog
 from service.observability.logs import configure_logging
 from service.observability.metrics import Metrics, scrape_registry, serve_metrics
@@ -127,7 +128,10 @@ def create_app(
         pythonic_params=True,
         validator_map=VALIDATOR_MAP_WITH_DETAILS,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path=DOCS_PATH),
+        # An operation declared before its handler exists answers 501.
+        resolver=spec_first_resolver(),
     )
+    warn_of_unimplemented(contract)
     register_error_handlers(app, contract.allowed_methods)
     # Outermost first: each is inserted just outside Connexion's exception layer, so
     # their answers (preflights, 413s) carry the request id and security headers too.

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
 from typing import Any, Literal
+from urllib.parse import parse_qsl, quote
 
 from limits import RateLimitItem, parse
 
@@ -22,6 +25,63 @@ UNLIMITED = "none"
 # A header parameter whose lines make one list (RFC 9110 §5.3).
 LIST_MARK = "x-list"
 AUTHORIZATION = "Authorization"
+
+
+@dataclass(frozen=True)
+class Deprecation:
+    """A deprecated operation, parameter or body field (`deprecated: true`, with
+    `x-deprecated-since` and `x-sunset`): what an answer to a request using it carries."""
+
+    # `operation`, `query:<name>`, `header:<Name>` or `body:<field>`: the metric's label.
+    feature: str
+    since: date
+    sunset: date
+    # Where its replacement is described: `x-deprecation-link`, else its place in the
+    # served contract (`/api/openapi.json#/components/parameters/Page`).
+    link: str
+
+    @property
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """`Deprecation` (RFC 9745), `Sunset` (RFC 8594) and the `Link` to its docs."""
+        since = datetime.combine(self.since, datetime.min.time(), UTC)
+        sunset = datetime.combine(self.sunset, datetime.min.time(), UTC)
+        return (
+            (b"deprecation", f"@{int(since.timestamp())}".encode()),
+            (b"sunset", format_datetime(sunset, usegmt=True).encode()),
+            (b"link", f'<{self.link}>; rel="deprecation"'.encode("latin-1")),
+        )
+
+
+def _day(value: Any, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{where}: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def deprecation_of(
+    node: Mapping[str, Any], feature: str, pointer: str, served_at: str
+) -> Deprecation | None:
+    """The deprecation a contract node declares, or None; one marked `deprecated: true`
+    needs both dates (a deprecation without a sunset never ends)."""
+    if not node.get("deprecated"):
+        return None
+    where = f"{pointer} ({feature})"
+    if "x-sunset" not in node or "x-deprecated-since" not in node:
+        raise ValueError(f"{where}: deprecated without x-deprecated-since and x-sunset")
+    since = _day(node["x-deprecated-since"], where)
+    sunset = _day(node["x-sunset"], where)
+    if sunset <= since:
+        raise ValueError(f"{where}: x-sunset is not after x-deprecated-since")
+    link = node.get("x-deprecation-link") or f"{served_at}{quote(pointer, safe='/#~-_.')}"
+    return Deprecation(feature, since, sunset, str(link))
+
+
+def _escaped(part: str) -> str:
+    """A JSON pointer's reference token (RFC 6901)."""
+    return part.replace("~", "~0").replace("/", "~1")
 
 
 @dataclass(frozen=True)
@@ -78,6 +138,27 @@ class Plan:
     waits_on_dependencies: bool
     # Declares 502 or 504: it calls other services (the dashboard).
     calls_upstreams: bool
+    # `deprecated: true` on the operation itself.
+    deprecation: Deprecation | None = None
+    # Deprecated query parameters by name, header parameters by lower-case name.
+    deprecated_query: Mapping[str, Deprecation] = field(default_factory=dict)
+    deprecated_headers: Mapping[bytes, Deprecation] = field(default_factory=dict)
+    # Deprecated top-level fields of its JSON body (the access step sees the body).
+    deprecated_fields: Mapping[str, Deprecation] = field(default_factory=dict)
+
+    def deprecations_in(
+        self, query_string: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> list[Deprecation]:
+        """What deprecated the request uses, but for its body's fields."""
+        used = [self.deprecation] if self.deprecation else []
+        if self.deprecated_query and query_string:
+            pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+            names = {name for name, _ in pairs}
+            used += [d for name, d in self.deprecated_query.items() if name in names]
+        if self.deprecated_headers:
+            sent = {name for name, _ in headers}
+            used += [d for name, d in self.deprecated_headers.items() if name in sent]
+        return used
 
     @property
     def is_read(self) -> bool:
@@ -117,6 +198,39 @@ def _policy(contract: Contract, operation_id: str, operation: dict[str, Any]) ->
     )
 
 
+def _parameters_with_pointers(
+    contract: Contract, template: str, method: str
+) -> list[tuple[dict[str, Any], str]]:
+    """The operation's parameters, resolved, each with the JSON pointer of where it is
+    written (its component, for a `$ref`); the operation's own override its path's."""
+    item = contract.document["paths"][template]
+    found: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+    for owner, pointer in (
+        (item, f"#/paths/{_escaped(template)}"),
+        (item[method], f"#/paths/{_escaped(template)}/{method}"),
+    ):
+        for index, declared in enumerate(owner.get("parameters", [])):
+            where = declared.get("$ref", f"{pointer}/parameters/{index}")
+            parameter = contract.resolve(declared)
+            found[(parameter["in"], parameter["name"].lower())] = (parameter, where)
+    return list(found.values())
+
+
+def _deprecated_fields(
+    contract: Contract, operation: dict[str, Any], pointer: str, served_at: str
+) -> dict[str, Deprecation]:
+    fields: dict[str, Deprecation] = {}
+    for media, content in operation.get("requestBody", {}).get("content", {}).items():
+        declared = content.get("schema", {})
+        at = declared.get("$ref", f"{pointer}/requestBody/content/{_escaped(media)}/schema")
+        for name, prop in contract.resolve(declared).get("properties", {}).items():
+            where = f"{at}/properties/{_escaped(name)}"
+            found = deprecation_of(contract.resolve(prop) | prop, f"body:{name}", where, served_at)
+            if found is not None:
+                fields[name] = found
+    return fields
+
+
 class Plans:
     """Every operation's plan, by the name Connexion gives a routed request."""
 
@@ -139,6 +253,13 @@ class Plans:
                 one_value = {p["name"] for p in headers if not p.get(LIST_MARK)}
                 if authentication != "none":
                     one_value.add(AUTHORIZATION)
+                served_at = f"{contract.base_path}/openapi.json"
+                pointer = f"#/paths/{_escaped(template)}/{method}"
+                deprecated = {
+                    (p["in"], p["name"]): d
+                    for p, where in _parameters_with_pointers(contract, template, method)
+                    if (d := deprecation_of(p, f"{p['in']}:{p['name']}", where, served_at))
+                }
                 plan = Plan(
                     operation_id=operation_id,
                     routed_name=contract.routed_name(operation_id),
@@ -158,6 +279,16 @@ class Plans:
                     ),
                     waits_on_dependencies="503" in responses,
                     calls_upstreams=bool({"502", "504"} & responses),
+                    deprecation=deprecation_of(operation, "operation", pointer, served_at),
+                    deprecated_query={
+                        name: d for (where, name), d in deprecated.items() if where == "query"
+                    },
+                    deprecated_headers={
+                        name.lower().encode(): d
+                        for (where, name), d in deprecated.items()
+                        if where == "header"
+                    },
+                    deprecated_fields=_deprecated_fields(contract, operation, pointer, served_at),
                 )
                 self._by_routed_name[plan.routed_name] = plan
 

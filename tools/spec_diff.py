@@ -1,17 +1,24 @@
 """`make spec-diff`: what changed in the contract since a git ref, and whether it may.
 
-    python -m tools.spec_diff [--base REF] [--repo DIR]
+    python -m tools.spec_diff [--base REF] [--repo DIR] [--today YYYY-MM-DD]
 
 Optic (`optic diff --check`, rules in optic.yml) compares `openapi/openapi.yaml` at REF
 with the working tree and prints every changed operation, marking breaking changes
-with `x`. When the contract at REF already has the working tree's `info.version` (a
-version not released yet), the comparison is with the last commit before it whose
-version differed: the last release. The gate passes when nothing breaks; otherwise only
-when the breaking changes
-are recorded for the new `info.version`, under `### Breaking` in its section of
-`openapi/CHANGELOG.md` or as `info.x-breaking-changes` entries with that `version`, and
-that version is a major bump. REF defaults to the merge base with `main`, or to the
-previous commit when that is the commit checked out (as on `main` itself).
+with `x`; the gate adds the removals Optic lets pass (an optional parameter, a property
+of a named schema: tools/lifecycle.py). The gate passes when nothing breaks; otherwise
+only when each breaking change is about what REF's contract deprecated (`deprecated:
+true`, `x-deprecated-since`, `x-sunset`) with a sunset that has come (the operation, or
+the parameter or property the change names), the changes are recorded for the new
+`info.version`, under `### Breaking` in its section of `openapi/CHANGELOG.md` or as
+`info.x-breaking-changes` entries with that `version`, and that version is a major bump.
+A major bump alone is not enough: deprecate first, remove after the sunset. What the
+working tree deprecates anew needs both dates, a sunset at least 180 days after the
+deprecation, and a line naming it under `### Deprecated` in that version's section; a
+sunset never moves earlier. When the contract at REF already has the working tree's
+`info.version` (a version not released yet), the comparison is with the last commit
+before it whose version differed: the last release. REF defaults to the merge base with
+`main`, or to the previous commit when that is the commit checked out (as on `main`
+itself).
 
 Exit status: 0 allowed, 1 a breaking change that is not declared, 2 the tool failed.
 """
@@ -25,10 +32,13 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tools import lifecycle
 
 TOOLS_ROOT = Path(__file__).resolve().parent.parent
 OPTIC = TOOLS_ROOT / "node_modules" / ".bin" / "optic"
@@ -38,6 +48,7 @@ CHANGELOG = Path("openapi/CHANGELOG.md")
 OPERATION_LINE = re.compile(r"^[x✔] (?P<operation>[A-Z]+ /\S*):")
 BREAKING_LINE = re.compile(r"^\s+x (?P<finding>\[[^\]]+\] .*)$")
 WEB_HINT = "Rerun this command with the --web flag"
+POLICY = "x-deprecate-first-from"
 
 
 class GateError(Exception):
@@ -129,7 +140,14 @@ def run_optic(base_file: Path, head_file: Path) -> tuple[int, str]:
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
-def judge(base_text: str, head_text: str, changelog: str, head_file: Path, label: str) -> Verdict:
+def judge(
+    base_text: str,
+    head_text: str,
+    changelog: str,
+    head_file: Path,
+    label: str,
+    today: date | None = None,
+) -> Verdict:
     """Diff two versions of the document; allow what does not break, or is declared."""
     if base_text.strip() == head_text.strip():
         return Verdict(True, f"spec-diff: the contract is unchanged since {label}")
@@ -145,7 +163,17 @@ def judge(base_text: str, head_text: str, changelog: str, head_file: Path, label
     breaking = breaking_changes(report)
     if status not in (0, 1) or (status == 1 and not breaking):
         raise GateError(f"optic diff failed (exit status {status}):\n{report}")
-    return decide(base, head, changelog, breaking, label, report)
+    breaking += tuple(lifecycle.removals(base, head))
+    return decide(base, head, changelog, breaking, label, report, today)
+
+
+def deprecate_first(base: dict[str, Any], head: dict[str, Any]) -> bool:
+    """Whether the new version must deprecate before it breaks: from the version
+    `info.x-deprecate-first-from` names on (4.0.0, the release that brought the rule,
+    still breaks as before); removing that field is refused as if it held."""
+    since = base["info"].get(POLICY) or head["info"].get(POLICY)
+    first, new = major(str(since or "")), major(str(head["info"]["version"]))
+    return first is not None and new is not None and new >= first
 
 
 def decide(
@@ -155,12 +183,35 @@ def decide(
     breaking: tuple[str, ...],
     label: str,
     report: str = "",
+    today: date | None = None,
 ) -> Verdict:
-    """Breaking changes pass only when recorded for the new version, a major bump."""
+    """Breaking changes pass only when each is about what was deprecated and whose
+    sunset has come, and they are recorded for the new version, a major bump; new
+    deprecations only when announced."""
+    today = today or date.today()
+    announced = lifecycle.unannounced(base, head, changelog)
+    if announced:
+        listed = "".join(f"\n  x {problem}" for problem in announced)
+        how = (
+            "give each x-deprecated-since and x-sunset (180 days or more later, never "
+            f"earlier than before) and name it under '### Deprecated' in {CHANGELOG}"
+        )
+        return Verdict(False, f"spec-diff: a deprecation is not declared: {how}.{listed}", report)
     if not breaking:
         return Verdict(True, f"spec-diff: no breaking change since {label}", report)
     old, new = str(base["info"]["version"]), str(head["info"]["version"])
     count = f"{len(breaking)} breaking change{'s' if len(breaking) > 1 else ''} since {label}"
+    early = lifecycle.premature(breaking, base, today) if deprecate_first(base, head) else []
+    if early:
+        how = (
+            "undo them; to remove or change something, first deprecate it (deprecated: "
+            "true, x-deprecated-since, x-sunset) and list it under '### Deprecated', then "
+            "remove it once its sunset has come, with a major version and a line under "
+            "'### Breaking' (a major bump alone is not enough)"
+        )
+        listed = "".join(f"\n  x {change}" for change in early)
+        summary = f"spec-diff: {count}; not deprecated with a sunset that has come: {how}.{listed}"
+        return Verdict(False, summary, report, breaking)
     records = changelog_records(changelog, new) + info_records(head, new)
     old_major, new_major = major(old), major(new)
     bumped = old_major is not None and new_major is not None and new_major > old_major
@@ -203,7 +254,7 @@ def release_base(repo: Path, label: str, version: str) -> str:
     return label
 
 
-def gate(repo: Path, base_ref: str | None) -> Verdict:
+def gate(repo: Path, base_ref: str | None, today: date | None = None) -> Verdict:
     label = base_ref or default_base(repo)
     if label is None:
         return Verdict(True, "spec-diff: no earlier commit to compare the contract with")
@@ -221,16 +272,19 @@ def gate(repo: Path, base_ref: str | None) -> Verdict:
     short = git(repo, "rev-parse", "--short", label) or label
     shown = short if re.fullmatch(r"[0-9a-f]{40}", label) else f"{label} ({short})"
     head_text = head_file.read_text(encoding="utf-8")
-    return judge(base_text, head_text, changelog, head_file, shown)
+    return judge(base_text, head_text, changelog, head_file, shown, today)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.spec_diff", description=__doc__)
     parser.add_argument("--base", help="git ref to compare with (default: see above)")
     parser.add_argument("--repo", type=Path, default=TOOLS_ROOT, help="the repository")
+    parser.add_argument(
+        "--today", type=date.fromisoformat, help="the day sunsets are judged on (default: today)"
+    )
     args = parser.parse_args(argv)
     try:
-        verdict = gate(args.repo.resolve(), args.base)
+        verdict = gate(args.repo.resolve(), args.base, args.today)
     except (GateError, subprocess.TimeoutExpired) as error:
         print(f"spec-diff: {error}", file=sys.stderr)
         return 2

@@ -42,6 +42,10 @@ class AccessStep:
         endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
         if plan is None or endpoint != self._endpoint_of(plan.routed_name):
             raise no_route(request.path)
+        if plan.deprecated_fields and request.is_json:
+            body = request.get_json(silent=True)
+            if isinstance(body, dict):
+                scope.deprecations += [d for n, d in plan.deprecated_fields.items() if n in body]
         scope.caller = authenticate(plan, request.headers.get("Authorization"), scope)
         scope.rate_limit = scope.runtime.rate_limits.count(plan, scope)
         self.authorization.check(plan, scope.caller)

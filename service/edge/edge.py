@@ -41,6 +41,7 @@ from service.edge.request_id import request_id_of
 from service.edge.scope import RequestScope, enter
 from service.observability.access_log import AccessLog
 from service.observability.metrics import UNROUTED, Metrics
+from service.plan import Deprecation
 from service.runtime import Runtime
 
 CLIENT_GONE = 499
@@ -49,6 +50,22 @@ KNOWN_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "P
 OTHER_METHOD = "OTHER"
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 NO_STORE = (b"cache-control", b"no-store")
+
+
+def deprecated(raw: list[tuple[bytes, bytes]], used: list[Deprecation]) -> None:
+    """`Deprecation` and `Sunset` of the earliest of what the request used, and a `Link`
+    with `rel="deprecation"` for each, joined to the `Link` the answer has."""
+    earliest = min(used, key=lambda d: (d.sunset, d.since))
+    since = min(used, key=lambda d: d.since)
+    links = ", ".join(dict.fromkeys(d.headers[2][1].decode("latin-1") for d in used))
+    raw[:] = [(n, v) for n, v in raw if n.lower() not in (b"deprecation", b"sunset")]
+    raw.append(since.headers[0])
+    raw.append(earliest.headers[1])
+    for index, (name, value) in enumerate(raw):
+        if name.lower() == b"link":
+            raw[index] = (name, value + b", " + links.encode("latin-1"))
+            return
+    raw.append((b"link", links.encode("latin-1")))
 
 
 class EdgeMiddleware:
@@ -103,6 +120,8 @@ class EdgeMiddleware:
                 raw.append(NOSNIFF)
                 if private and b"cache-control" not in names:
                     raw.append(NO_STORE)
+                if request.deprecations:
+                    deprecated(raw, request.deprecations)
             elif message["type"] == "http.response.body":
                 if head:
                     message = {**message, "body": b""}
@@ -168,6 +187,8 @@ class EdgeMiddleware:
         method = method if method in KNOWN_METHODS else OTHER_METHOD
         self.metrics.observe(operation, method, status, seconds)
         caller = request.caller
+        for used in request.deprecations:
+            self.metrics.deprecated(operation, used.feature, caller.role if caller else "anonymous")
         self.access_log.write(
             request_id=request.request_id,
             client=request.client,

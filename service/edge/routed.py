@@ -63,6 +63,9 @@ class RoutedMiddleware:
             plan = self.plans.of(routed_operation(scope))
             current().plan = plan
             if plan is not None:
+                current().deprecations = plan.deprecations_in(
+                    scope.get("query_string", b""), scope["headers"]
+                )
                 refuse_repeated(scope["headers"], plan.one_value_headers)
                 joined = joined_lists(scope["headers"], plan.list_headers)
                 if joined is not None:

@@ -12,12 +12,12 @@ Flask get a copy of the context, which holds the same object.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from service.access.caller import Caller
-    from service.plan import Plan
+    from service.plan import Deprecation, Plan
     from service.runtime import Runtime
 
 NO_REQUEST_ID = "-"
@@ -39,6 +39,9 @@ class RequestScope:
     rate_limit: Any = None
     # The trace id of the request's server span (None: tracing is off).
     trace_id: str | None = None
+    # What deprecated the request uses (its operation, parameters, body fields): the
+    # edge stamps the answer with their headers and counts them.
+    deprecations: list[Deprecation] = field(default_factory=list)
 
 
 _scope: ContextVar[RequestScope] = ContextVar("request_scope")

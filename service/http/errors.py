@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -81,6 +82,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.UPSTREAM_UNAVAILABLE: 502,
+    ErrorCode.NOT_IMPLEMENTED: 501,
 }
 
 # For errors raised by Connexion or Starlette, which only know a status.

@@ -10,6 +10,10 @@ What is counted, with labels of bounded cardinality (an operation is an operatio
   live workers)
 - `rate_limit_refusals_total{limit}`: 429s, by the operationId whose limit was reached,
   or `auth_failures` for the limit on failed credentials
+- `deprecated_requests_total{operation, feature, caller}`: requests that used something
+  deprecated (`operation`, `query:page`, `header:<Name>`, `body:<field>`; see the
+  contract's "Deprecations"), by the caller's role or `anonymous`: who still calls it
+  before its sunset
 - `circuit_breaker_state{dependency}`: 0 closed, 1 half-open, 2 open (`database`,
   `rate_limit_storage`; the worst state among live workers)
 
@@ -72,6 +76,13 @@ class Metrics:
             ("limit",),
             registry=self.registry,
         )
+        self.deprecated_uses = Counter(
+            "deprecated_requests",
+            "Requests that used a deprecated operation, parameter or field, by operationId, "
+            "what they used and the caller's role (or anonymous)",
+            ("operation", "feature", "caller"),
+            registry=self.registry,
+        )
         self.breaker_state = Gauge(
             "circuit_breaker_state",
             "Circuit breaker of each dependency: 0 closed, 1 half-open, 2 open",
@@ -99,6 +110,10 @@ class Metrics:
     def refused(self, limit: str) -> None:
         """A 429: `limit` is the operationId whose limit was reached, or `auth_failures`."""
         self.refusals.labels(limit).inc()
+
+    def deprecated(self, operation: str, feature: str, caller: str) -> None:
+        """A request that used `feature` of `operation`, deprecated."""
+        self.deprecated_uses.labels(operation, feature, caller).inc()
 
     def watch_pool(self, engine: Engine) -> None:
         """Count the engine's connections from checkout to checkin."""

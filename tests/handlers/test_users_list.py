@@ -20,9 +20,12 @@ def api(client, admin):
 
 
 def links_of(response) -> dict[str, dict[str, str]]:
-    """`rel` -> query of that link, from an RFC 8288 Link header."""
+    """`rel` -> query of that link, from an RFC 8288 Link header (but the link to what
+    replaces deprecated page numbers: tests/service/test_deprecation.py)."""
     links = {}
     for url, rel in re.findall(r'<([^>]*)>; rel="([a-z]+)"', response.headers["link"]):
+        if rel == "deprecation":
+            continue
         query = parse_qs(urlsplit(url).query)
         links[rel] = {key: values[0] for key, values in query.items()}
         assert urlsplit(url).path == "/api/users"

@@ -8,13 +8,14 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tools import spec_diff
+from tools import lifecycle, spec_diff
 from tools.spec_diff import Verdict, changelog_records, decide, gate
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -58,6 +59,30 @@ def breaking_edit() -> str:
     return edit(edit(SPEC.read_text(), *LIMIT_50), *NO_COMMENT_COUNT)
 
 
+PAGE_REF = '        - $ref: "#/components/parameters/Page"\n'
+SUNSET = date.fromisoformat(
+    yaml.safe_load(SPEC.read_text())["components"]["parameters"]["Page"]["x-sunset"]
+)
+
+
+def without_page() -> str:
+    """The contract with `page` (deprecated, with a sunset) removed everywhere."""
+    text = SPEC.read_text()
+    assert text.count(PAGE_REF) == 5
+    text = text.replace(PAGE_REF, "")
+    start = text.index("    Page:\n      name: page\n")
+    end = text.index("    Limit:\n", start)
+    return text[:start] + text[end:]
+
+
+def record(repo: Path, version: str, lines: str) -> None:
+    """A `## version` section, first in the repository's CHANGELOG."""
+    log = repo / "openapi" / "CHANGELOG.md"
+    text = log.read_text()
+    first = text.index("\n## ") + 1
+    log.write_text(text[:first] + f"## {version}\n\n{lines}\n" + text[first:])
+
+
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory) -> dict[str, Any]:
     """Each case in its own repository, all at once (Optic takes seconds per diff)."""
@@ -91,7 +116,12 @@ def verdicts(tmp_path_factory) -> dict[str, Any]:
         has it): judged against the last release, so both changes count, and they pass
         only once recorded for that version."""
         repo = repository(tmp_path_factory.mktemp("second"))
-        bumped = with_version(edit(SPEC.read_text(), *LIMIT_50), next_major)
+        # Before the lifecycle rules apply (x-deprecate-first-from): a major bump and a
+        # record are what a breaking change needs.
+        text = SPEC.read_text().replace(
+            "x-deprecate-first-from: 5.0.0", "x-deprecate-first-from: 99.0.0"
+        )
+        bumped = with_version(edit(text, *LIMIT_50), next_major)
         (repo / "openapi" / "openapi.yaml").write_text(bumped)
         author = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
         for command in (["add", "."], [*author, "commit", "-qm", "first"]):
@@ -107,6 +137,12 @@ def verdicts(tmp_path_factory) -> dict[str, Any]:
         )
         log.write_text(text[:first] + record + text[first:])
         return undeclared, gate(repo, "HEAD")
+
+    def removed_page(today: date) -> Verdict:
+        repo = repository(tmp_path_factory.mktemp("removed-page"))
+        (repo / "openapi" / "openapi.yaml").write_text(with_version(without_page(), next_major))
+        record(repo, next_major, "### Breaking\n- `page` is gone: walk lists by `cursor`.\n")
+        return gate(repo, "HEAD", today)
 
     def compatible() -> Verdict:
         repo = repository(tmp_path_factory.mktemp("compatible"))
@@ -127,6 +163,8 @@ def verdicts(tmp_path_factory) -> dict[str, Any]:
                 ("declared", declared),
                 ("compatible", compatible),
                 ("second_change", second_change),
+                ("page, the day before its sunset", lambda: removed_page(SUNSET.replace(day=29))),
+                ("page, on its sunset", lambda: removed_page(SUNSET)),
             )
         }
         return {name: future.result() for name, future in futures.items()}
@@ -142,15 +180,36 @@ def test_an_undeclared_breaking_edit_fails_with_optics_explanation(verdicts):
     assert not (ROOT / "ci-run-details.json").exists()
 
 
-def test_the_same_edit_recorded_for_a_new_major_passes(verdicts):
+def test_the_same_edit_recorded_for_a_new_major_is_refused_as_never_deprecated(verdicts):
+    """A major bump and a CHANGELOG line are no longer enough (from the version the
+    contract's `x-deprecate-first-from` names): deprecate first."""
     verdict = verdicts["declared"]
-    assert verdict.allowed, verdict.summary
-    assert "declared for" in verdict.summary
+    assert not verdict.allowed, verdict.summary
+    assert "a major bump alone is not enough" in verdict.summary
+    assert "query parameter 'limit': 'maximum' went down" in verdict.summary
+    assert "(it was never deprecated)" in verdict.summary
     rules = {change.split("[")[1].split("]")[0] for change in verdict.breaking}
     assert rules == {
         "prevent narrowing parameter bounds",
         "prevent making response property optional",
     }
+
+
+def test_removing_a_deprecated_parameter_before_its_sunset_is_refused(verdicts):
+    verdict = verdicts["page, the day before its sunset"]
+    assert not verdict.allowed, verdict.summary
+    assert (
+        "GET /posts: [removes a parameter] query parameter 'page' removed (deprecated, but its "
+        f"sunset, {SUNSET.isoformat()}, has not come)"
+    ) in verdict.summary
+
+
+def test_removing_it_once_its_sunset_has_come_passes(verdicts):
+    verdict = verdicts["page, on its sunset"]
+    assert verdict.allowed, verdict.summary
+    assert "declared for" in verdict.summary
+    assert len(verdict.breaking) == 5  # the five lists' `page`; Optic alone saw none
+    assert all("query parameter 'page' removed" in change for change in verdict.breaking)
 
 
 def test_a_compatible_edit_passes_and_is_reported(verdicts):
@@ -217,3 +276,70 @@ def test_a_second_breaking_change_of_an_unreleased_version_is_judged_against_the
     # Both changes since the release, not only the last commit's.
     assert any("commentCount" in change for change in declared.breaking)
     assert any("maximum" in change for change in declared.breaking)
+
+
+LIFECYCLE = {"info": {"version": "5.0.0", "x-deprecate-first-from": "5.0.0"}}
+DEPRECATED_LIMIT = {
+    "in": "query",
+    "name": "limit",
+    "deprecated": True,
+    "x-deprecated-since": "2026-01-01",
+    "x-sunset": "2026-07-01",
+}
+
+
+def with_limit(**changes: object) -> dict:
+    return {
+        "info": {"version": "4.2.0", "x-deprecate-first-from": "5.0.0"},
+        "paths": {"/posts": {"get": {"parameters": [{**DEPRECATED_LIMIT, **changes}]}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("base", "today", "allowed", "says"),
+    [
+        (with_limit(), date(2026, 7, 1), True, "declared for 5.0.0"),
+        (with_limit(), date(2026, 6, 30), False, "its sunset, 2026-07-01, has not come"),
+        (with_limit(deprecated=False), date(2027, 1, 1), False, "it was never deprecated"),
+        (with_limit(name="other"), date(2027, 1, 1), False, "it was never deprecated"),
+    ],
+)
+def test_a_breaking_change_needs_a_deprecation_whose_sunset_has_come(base, today, allowed, says):
+    changelog = "## 5.0.0\n### Breaking\n- `limit` is at most 50.\n"
+    verdict = decide(base, LIFECYCLE, changelog, CHANGES, "main", today=today)
+    assert verdict.allowed is allowed, verdict.summary
+    assert says in verdict.summary
+
+
+def test_a_deprecated_operation_covers_every_change_to_it():
+    base = with_limit(deprecated=False)
+    base["paths"]["/posts"]["get"] |= {k: v for k, v in DEPRECATED_LIMIT.items() if k[0] in "dx"}
+    changelog = "## 5.0.0\n### Breaking\n- `GET /posts` is gone.\n"
+    removed = ("GET /posts: [prevent operation removal] cannot remove an operation",)
+    assert decide(base, LIFECYCLE, changelog, removed, "main", today=date(2026, 7, 1)).allowed
+
+
+NOTICE = "## 4.2.0\n### Deprecated\n- `limit`, sunset 2026-07-01.\n"
+
+
+@pytest.mark.parametrize(
+    ("head", "changelog", "says"),
+    [
+        (with_limit(), NOTICE, None),
+        (with_limit(), NOTICE.replace("Deprecated", "Changed"), "no line under '### Deprecated'"),
+        (with_limit(**{"x-sunset": None}), NOTICE, "without x-deprecated-since and x-sunset"),
+        (with_limit(**{"x-sunset": "2026-03-01"}), NOTICE, "less than 180 days"),
+    ],
+)
+def test_a_new_deprecation_is_announced_with_its_dates(head, changelog, says):
+    base = with_limit(deprecated=False)
+    problems = lifecycle.unannounced(base, head, changelog)
+    assert problems == [] if says is None else says in " ".join(problems)
+    verdict = decide(base, head, changelog, (), "main")
+    assert verdict.allowed is (says is None), verdict.summary
+
+
+def test_a_sunset_never_moves_earlier():
+    moved = with_limit(**{"x-sunset": "2026-06-30"})
+    (problem,) = lifecycle.unannounced(with_limit(), moved, "")
+    assert "its sunset moved earlier, 2026-07-01 -> 2026-06-30" in problem

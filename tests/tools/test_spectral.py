@@ -29,6 +29,9 @@ def param(document: dict[str, Any], name: str) -> dict[str, Any]:
     return document["components"]["parameters"][name]
 
 
+EXAMPLE_RULES = frozenset({"oas3-valid-media-example", "oas3-valid-schema-example"})
+
+
 def rename_property(schema: dict[str, Any], old: str, new: str) -> None:
     schema["properties"][new] = schema["properties"].pop(old)
     schema["required"] = [new if field == old else field for field in schema["required"]]
@@ -94,8 +97,16 @@ def findings(tmp_path_factory) -> dict[str, set[str]]:
     by_file = {path.resolve(): name for name, path in files.items()}
     broken: dict[str, set[str]] = {name: set() for name in files}
     for result in lint(list(files.values())):
+        name = by_file[Path(result["source"]).resolve()]
+        # A sample is a copy elsewhere (the OWASP rules' overrides name the contract's own
+        # path), and its edit leaves the examples as they were: on a sample only the
+        # project's rules and Spectral's others are judged.
+        if name != "contract" and (
+            result["code"].startswith("owasp:") or result["code"] in EXAMPLE_RULES
+        ):
+            continue
         if result["severity"] <= 1:  # errors and warnings
-            broken[by_file[Path(result["source"]).resolve()]].add(result["code"])
+            broken[name].add(result["code"])
     return broken
 
 
