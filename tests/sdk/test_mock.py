@@ -5,6 +5,7 @@ the generated Python client reads it into its typed models."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -48,12 +49,16 @@ def mock() -> Iterator[str]:
                 break
             except (urllib.error.URLError, ConnectionError):
                 if process.poll() is not None or time.monotonic() > deadline:
+                    # Stopped first: its output ends only when every process of it has.
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, 15)
                     output = process.stdout.read().decode() if process.stdout else ""
                     pytest.fail(f"make mock did not start:\n{output}")
                 time.sleep(0.3)
         yield base
     finally:
-        os.killpg(process.pid, 15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 15)
         process.wait(timeout=10)
 
 
