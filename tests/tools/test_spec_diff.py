@@ -116,16 +116,21 @@ def verdicts(tmp_path_factory) -> dict[str, Any]:
         has it): judged against the last release, so both changes count, and they pass
         only once recorded for that version."""
         repo = repository(tmp_path_factory.mktemp("second"))
-        # Before the lifecycle rules apply (x-deprecate-first-from): a major bump and a
-        # record are what a breaking change needs.
-        text = SPEC.read_text().replace(
+        author = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+        def commit(text: str, message: str) -> None:
+            (repo / "openapi" / "openapi.yaml").write_text(text)
+            for command in (["add", "."], [*author, "commit", "-qm", message]):
+                subprocess.run(["git", *command], cwd=repo, check=True, capture_output=True)
+
+        # A release before the lifecycle rules apply (x-deprecate-first-from): a major
+        # bump and a record are what a breaking change needs.
+        released = SPEC.read_text().replace(
             "x-deprecate-first-from: 5.0.0", "x-deprecate-first-from: 99.0.0"
         )
-        bumped = with_version(edit(text, *LIMIT_50), next_major)
-        (repo / "openapi" / "openapi.yaml").write_text(bumped)
-        author = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
-        for command in (["add", "."], [*author, "commit", "-qm", "first"]):
-            subprocess.run(["git", *command], cwd=repo, check=True, capture_output=True)
+        commit(released, "released")
+        bumped = with_version(edit(released, *LIMIT_50), next_major)
+        commit(bumped, "first")
         (repo / "openapi" / "openapi.yaml").write_text(edit(bumped, *NO_COMMENT_COUNT))
         undeclared = gate(repo, "HEAD")
         log = repo / "openapi" / "CHANGELOG.md"
@@ -155,6 +160,7 @@ def verdicts(tmp_path_factory) -> dict[str, Any]:
         (repo / "openapi" / "openapi.yaml").write_text(wider)
         return gate(repo, "HEAD")
 
+    tmp_path_factory.getbasetemp()  # made once: the cases' threads would race to make it
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {
             name: pool.submit(case)
