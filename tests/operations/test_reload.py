@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import socket
 import time
 
 from tests.operations.load import (
@@ -25,7 +26,10 @@ PATHS = itertools.cycle(["/api/health", "/api/posts?limit=5", "/api/health", "/a
 
 
 def next_request() -> Request:
-    return ("GET", next(PATHS), None, {})
+    """GETs, one in four on a fresh connection (`Connection: close`): clients that come and
+    go while workers stop, as well as keep-alive ones."""
+    path = next(PATHS)
+    return ("GET", path, None, {"Connection": "close"} if path == "/api/ready" else {})
 
 
 def test_ten_reloads_under_load_cut_no_request(database_url, tmp_path):
@@ -70,6 +74,24 @@ def test_after_a_worker_is_killed_the_connections_spread_again(database_url, tmp
             spread = wait_for(both_serve, 30)
             took = time.monotonic() - killed
             counts = connections_per_worker(arbiter.pid, port)
+        # A client trickling its headers a byte a second is cut.
+        with socket.create_connection(("127.0.0.1", port)) as trickler:
+            trickler.settimeout(2)
+            opened = time.monotonic()
+            cut = False
+            for byte in b"GET /api/health HTTP/1.1\r\nX-Slow: " + b"a" * 40:
+                try:
+                    trickler.sendall(bytes([byte]))
+                    cut = trickler.recv(1) == b""
+                except TimeoutError:
+                    continue
+                except OSError:
+                    cut = True
+                if cut:
+                    break
+            trickled = time.monotonic() - opened
+        print(f"\nslow headers cut after {trickled:.1f} s")
+        assert cut, "a client trickling its headers was never cut"
         print(
             f"\nafter kill -9: both workers hold >= {CLIENTS // 4} connections "
             f"{took:.1f} s later: {counts}"

@@ -43,7 +43,17 @@ from service.patches.request_validation import UnsupportedParameter
 from tests.settings import settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
-PATCHED = ("connexion", "starlette", "a2wsgi", "Flask", "Werkzeug", "jsonschema", "uvicorn")
+PATCHED = (
+    "connexion",
+    "starlette",
+    "a2wsgi",
+    "Flask",
+    "Werkzeug",
+    "jsonschema",
+    "uvicorn",
+    "uvicorn-worker",
+    "gunicorn",
+)
 
 
 def pinned() -> dict[str, str]:
@@ -182,3 +192,36 @@ def test_parameters_the_validator_would_not_check_stop_start_up(database_url, pa
     contract.document["paths"]["/health"]["get"]["parameters"] = [parameter]
     with pytest.raises(UnsupportedParameter, match=said):
         create_app(settings_for(database_url), contract)
+
+
+def test_graceful_server_internals():
+    """service/patches/graceful_server.py overrides these uvicorn methods and reads these
+    attributes; service/worker.py replaces uvicorn-worker's `_serve`."""
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+    from uvicorn.server import Server, ServerState
+    from uvicorn_worker import UvicornWorker
+
+    assert list(inspect.signature(Server.on_tick).parameters) == ["self", "counter"]
+    assert list(inspect.signature(Server.startup).parameters) == ["self", "sockets"]
+    assert list(inspect.signature(Server.shutdown).parameters) == ["self", "sockets"]
+    server = Server(Config(app=None))
+    assert {"should_exit", "force_exit", "started", "server_state"} <= set(vars(server))
+    assert "self.lifespan" in inspect.getsource(Server.startup)
+    assert {"connections", "tasks"} <= set(vars(ServerState()))
+    assert "Shutting down" in inspect.getsource(Server.shutdown)
+    for name in ("on_headers_complete", "on_response_complete", "shutdown", "connection_lost"):
+        assert list(inspect.signature(getattr(HttpToolsProtocol, name)).parameters)[0] == "self"
+    assert list(inspect.signature(HttpToolsProtocol.__init__).parameters)[:3] == [
+        "self",
+        "config",
+        "server_state",
+    ]
+    assert "keep_alive" in inspect.signature(RequestResponseCycle.__init__).parameters
+    # An answer whose cycle no longer keeps alive says so and closes its connection.
+    send = inspect.getsource(RequestResponseCycle.send)
+    assert 'b"connection: close' in send and "self.transport.close()" in send
+    worker_serve = inspect.getsource(UvicornWorker._serve)  # noqa: SLF001
+    assert "Server(config=self.config)" in worker_serve
+    assert "server.serve(sockets=self.sockets)" in worker_serve
+    assert callable(UvicornWorker._install_sigquit_handler)  # noqa: SLF001
