@@ -40,6 +40,9 @@ from service.settings import Settings as _Settings
 
 # gunicorn's setting: a stopping worker still alive after this is killed.
 graceful_timeout = int(_HANDOVER_SECONDS + _DRAIN + 5)
+# gunicorn's control socket is one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn): two
+# instances on one host would take it from each other. Signals (systemd) drive the server.
+control_socket_disable = True
 
 _DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 # Set on the arbiter: the directory this start made, to remove when it stops, and the
