@@ -205,3 +205,12 @@ def serving(
             yield base, process
         finally:
             stop_server(process, timeout=40)
+
+
+def once_per_run(database_url: str) -> None:
+    """The multi-process tests are heavy: on PostgreSQL when the run has it, else SQLite."""
+    import pytest
+
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgresql")
+    if on_postgres and not database_url.startswith("postgresql"):
+        pytest.skip("runs once, on PostgreSQL (DATABASE_URL)")

@@ -212,8 +212,8 @@ def trickle(port: int) -> float | None:
     return None
 
 
-def sign_up(base_port: int, number: int) -> str:
-    email = f"roll-{RUN}-{number}@example.com"
+def sign_up(base_port: int, number: int, label: str = "roll") -> str:
+    email = f"{label}-{RUN}-{number}@example.com"
     connection = http.client.HTTPConnection("127.0.0.1", base_port, timeout=30)
     headers = {"Content-Type": "application/json"}
     user = {"name": f"Roller {number}", "email": email, "password": PASSWORD}

@@ -35,7 +35,7 @@ def test_an_added_column_does_not_disturb_the_running_version(database_url, tmp_
     engine = make_engine(database_url)
     with serving(env, tmp_path / "server.log") as (base, _arbiter):
         port = int(base.rsplit(":", 1)[1])
-        token = sign_up(port, 0)
+        token = sign_up(port, 0, "expand")
         turn = itertools.count()
 
         def next_request() -> Request:

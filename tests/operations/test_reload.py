@@ -14,6 +14,7 @@ from tests.operations.load import (
     Request,
     connections_per_worker,
     load,
+    once_per_run,
     reload,
     serving,
     wait_for,
@@ -38,6 +39,7 @@ def next_request() -> Request:
 
 
 def test_ten_reloads_under_load_cut_no_request(database_url, tmp_path):
+    once_per_run(database_url)
     log = tmp_path / "server.log"
     with serving({"DATABASE_URL": database_url, **FAST_HASHING_ENV}, log) as (base, arbiter):
         with load(base, CLIENTS, next_request) as tally:
@@ -63,6 +65,7 @@ def test_ten_reloads_under_load_cut_no_request(database_url, tmp_path):
 
 
 def test_after_a_worker_is_killed_the_connections_spread_again(database_url, tmp_path):
+    once_per_run(database_url)
     log = tmp_path / "server.log"
     with serving({"DATABASE_URL": database_url, **FAST_HASHING_ENV}, log) as (base, arbiter):
         port = int(base.rsplit(":", 1)[1])
