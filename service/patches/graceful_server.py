@@ -13,9 +13,10 @@ What uvicorn does alone, and what this changes:
   old worker goes on serving until gunicorn kills it mid-request (`WORKER TIMEOUT`,
   SIGKILL). Here every answer given while the worker stops carries `Connection: close`
   (whenever its connection was accepted), idle connections close by their keep-alive or
-  header timer (a request racing that close is the same race as any keep-alive timeout,
-  not a new one), the worker keeps telling gunicorn it is alive, and the wait is bounded
-  (DRAIN_SECONDS): what is left then is closed, before gunicorn's own bound.
+  header timer or after IDLE_SECONDS (a request racing that close is the same race as
+  any keep-alive timeout, not a new one), the worker keeps telling gunicorn it is alive,
+  and the wait is bounded (DRAIN_SECONDS): what is left then is closed, before gunicorn's
+  own bound.
 - **Reloading.** gunicorn's SIGHUP starts new workers and at once stops the old ones;
   the new ones load the app for 1-3 s while nobody accepts. Here an old worker stopped by
   a reload keeps serving until its replacements say they are ready (a file each in the
@@ -53,6 +54,9 @@ HANDOVER_SECONDS = 10.0
 DRAIN_SECONDS = 15.0
 # A connection has this long to send a request's headers (from its opening or last answer).
 HEADER_SECONDS = 10.0
+# While stopping, a connection idle this long (no request under way) is closed: as long as
+# gunicorn's keep-alive (2 s), so it adds no race a keep-alive timeout does not have.
+IDLE_SECONDS = 2.0
 # A keep-alive connection serves at most this many requests, and lives at most this long.
 MAX_REQUESTS = 1000
 MAX_AGE_SECONDS = 5.0
@@ -88,6 +92,7 @@ class Connection(HttpToolsProtocol):
         self.max_requests = round(jittered(MAX_REQUESTS))
         self.max_age = jittered(MAX_AGE_SECONDS)
         self.header_timer: asyncio.TimerHandle | None = None
+        self.idle_since: float | None = None
 
     def draining(self) -> bool:
         return bool(getattr(self.server_state, "draining", False))
@@ -123,9 +128,11 @@ class Connection(HttpToolsProtocol):
 
     def arm_header_timer(self) -> None:
         self.disarm_header_timer()
+        self.idle_since = time.monotonic()
         self.header_timer = self.loop.call_later(HEADER_SECONDS, self.headers_too_slow)
 
     def disarm_header_timer(self) -> None:
+        self.idle_since = None
         if self.header_timer is not None:
             self.header_timer.cancel()
             self.header_timer = None
@@ -136,9 +143,16 @@ class Connection(HttpToolsProtocol):
             self.transport.close()
 
     def finish(self) -> None:
-        """While the worker stops: the answer in progress is this connection's last."""
+        """While the worker stops: the answer in progress is this connection's last, and a
+        connection idle for IDLE_SECONDS (one that never sent a request too) is closed."""
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.keep_alive = False
+        elif (
+            self.idle_since is not None
+            and time.monotonic() - self.idle_since >= IDLE_SECONDS
+            and not self.transport.is_closing()
+        ):
+            self.transport.close()
 
 
 class Handover:

@@ -230,11 +230,13 @@ def sign_up(base_port: int, number: int, label: str = "roll") -> str:
 def roll(
     process: subprocess.Popen[bytes], port: int, env: dict[str, str], log: Path
 ) -> tuple[subprocess.Popen[bytes], float]:
-    """Stop one instance (SIGTERM, as systemd does) and start it again; seconds it took."""
+    """Stop one instance (SIGTERM, as systemd does) and start it again; seconds it took
+    to stop."""
     started = time.monotonic()
     stop_server(process, timeout=40)
+    stopped = time.monotonic() - started
     again = start_instance(port, env, log)
-    return again, time.monotonic() - started
+    return again, stopped
 
 
 def test_rolling_restart_behind_nginx(database_url, tmp_path):
@@ -289,7 +291,8 @@ def test_rolling_restart_behind_nginx(database_url, tmp_path):
         for process in instances:
             stop_server(process, timeout=40)
     print(
-        f"\nrolled 2 instances ({took[0]:.1f} s, {took[1]:.1f} s): {outcome.answered} answered, "
+        f"\nrolled 2 instances (stopped in {took[0]:.1f} s, {took[1]:.1f} s): "
+        f"{outcome.answered} answered, "
         f"{len(outcome.created)} created, {len(outcome.failures)} failed; "
         f"slow headers cut after {cut[0] if cut else None} s"
     )
