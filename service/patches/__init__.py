@@ -18,4 +18,7 @@ and requirements/*.txt. Behaviour of the service's own lives in ordinary modules
   is_allowed_origin).
 - fair_accept.py: asyncio's loop accepting a few connections per wake-up
   (BaseSelectorEventLoop._accept_connection).
+- graceful_server.py: uvicorn's server and httptools connection, for reloads and stops
+  that cut no request, connections that rebalance, and a bound on slow headers.
+- sqlalchemy_tracing.py: the SQLAlchemy instrumentation's EngineTracer, per engine.
 """

@@ -52,6 +52,8 @@ PATCHED = (
     "jsonschema",
     "uvicorn",
     "opentelemetry-instrumentation-sqlalchemy",
+    "uvicorn-worker",
+    "gunicorn",
 )
 
 
@@ -222,3 +224,36 @@ def test_sqlalchemy_tracing_internals():
     assert span.attributes is not None
     assert span.attributes["db.statement"] == "SELECT ?"
     assert "canary-parameter" not in repr(dict(span.attributes))
+
+
+def test_graceful_server_internals():
+    """service/patches/graceful_server.py overrides these uvicorn methods and reads these
+    attributes; service/worker.py replaces uvicorn-worker's `_serve`."""
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+    from uvicorn.server import Server, ServerState
+    from uvicorn_worker import UvicornWorker
+
+    assert list(inspect.signature(Server.on_tick).parameters) == ["self", "counter"]
+    assert list(inspect.signature(Server.startup).parameters) == ["self", "sockets"]
+    assert list(inspect.signature(Server.shutdown).parameters) == ["self", "sockets"]
+    server = Server(Config(app=None))
+    assert {"should_exit", "force_exit", "started", "server_state"} <= set(vars(server))
+    assert "self.lifespan" in inspect.getsource(Server.startup)
+    assert {"connections", "tasks"} <= set(vars(ServerState()))
+    assert "Shutting down" in inspect.getsource(Server.shutdown)
+    for name in ("on_headers_complete", "on_response_complete", "shutdown", "connection_lost"):
+        assert callable(getattr(HttpToolsProtocol, name)), name
+    assert list(inspect.signature(HttpToolsProtocol.__init__).parameters)[:3] == [
+        "self",
+        "config",
+        "server_state",
+    ]
+    assert "keep_alive" in inspect.signature(RequestResponseCycle.__init__).parameters
+    # An answer whose cycle no longer keeps alive says so and closes its connection.
+    send = inspect.getsource(RequestResponseCycle.send)
+    assert 'b"connection: close' in send and "self.transport.close()" in send
+    worker_serve = inspect.getsource(UvicornWorker._serve)  # noqa: SLF001
+    assert "Server(config=self.config)" in worker_serve
+    assert "server.serve(sockets=self.sockets)" in worker_serve
+    assert callable(UvicornWorker._install_sigquit_handler)  # noqa: SLF001
