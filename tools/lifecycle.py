@@ -164,8 +164,8 @@ def premature(breaking: tuple[str, ...], base: dict[str, Any], today: date) -> l
     return refused
 
 
-def deprecation_records(changelog: str, version: str) -> list[str]:
-    """The items under `### Deprecated` in the `## <version>` section."""
+def changelog_items(changelog: str, version: str, heading: str) -> list[str]:
+    """The items under `### <heading>` in the `## <version>` section of the changelog."""
     section = re.search(
         rf"^## +\[?v?{re.escape(version)}\]?(?:[ \t][^\n]*)?$(?P<body>.*?)(?=^## |\Z)",
         changelog,
@@ -174,13 +174,18 @@ def deprecation_records(changelog: str, version: str) -> list[str]:
     if section is None:
         return []
     listed = re.search(
-        r"^### +Deprecated.*?$(?P<items>.*?)(?=^#{2,3} |\Z)",
+        rf"^### +{re.escape(heading)}.*?$(?P<items>.*?)(?=^#{{2,3}} |\Z)",
         section.group("body"),
         re.MULTILINE | re.DOTALL,
     )
     if listed is None:
         return []
     return re.findall(r"^\s*[-*] +(.+)$", listed.group("items"), re.MULTILINE)
+
+
+def deprecation_records(changelog: str, version: str) -> list[str]:
+    """The items under `### Deprecated` in the `## <version>` section."""
+    return changelog_items(changelog, version, "Deprecated")
 
 
 def unannounced(base: dict[str, Any], head: dict[str, Any], changelog: str) -> list[str]:

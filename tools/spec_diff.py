@@ -87,21 +87,7 @@ def major(version: str) -> int | None:
 
 def changelog_records(changelog: str, version: str) -> list[str]:
     """The items under `### Breaking` in the `## <version>` section."""
-    section = re.search(
-        rf"^## +\[?v?{re.escape(version)}\]?(?:[ \t][^\n]*)?$(?P<body>.*?)(?=^## |\Z)",
-        changelog,
-        re.MULTILINE | re.DOTALL,
-    )
-    if section is None:
-        return []
-    breaking = re.search(
-        r"^### +Breaking.*?$(?P<items>.*?)(?=^#{2,3} |\Z)",
-        section.group("body"),
-        re.MULTILINE | re.DOTALL,
-    )
-    if breaking is None:
-        return []
-    return re.findall(r"^\s*[-*] +(.+)$", breaking.group("items"), re.MULTILINE)
+    return lifecycle.changelog_items(changelog, version, "Breaking")
 
 
 def info_records(document: dict[str, Any], version: str) -> list[str]:
