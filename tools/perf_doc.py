@@ -225,50 +225,43 @@ def _figure(systems: dict[str, Any], name: str, key: str) -> Any:
     return figures.get(key) if isinstance(figures, dict) else None
 
 
-def _throughput(medians: dict[str, Any], others: list[str]) -> list[str]:
-    """req/s, and the service's req/s over each other system's, with each ratio's range."""
+def _rps_rows(medians: dict[str, Any], names: list[str], *, over_service: bool) -> list[list[str]]:
+    """req/s per cell for the service and `names`, each with its ratio (the service over
+    it, or it over the service), and a last row of each ratio's range."""
     rows = []
-    ratios: dict[str, list[float | None]] = {name: [] for name in others}
+    ratios: dict[str, list[float | None]] = {name: [] for name in names}
     for mode, scenario, systems in _cells(medians):
         service = _figure(systems, "service", "rps")
         row = [mode, scenario, _number(service)]
-        for name in others:
+        for name in names:
             rps = _figure(systems, name, "rps")
-            ratio = _ratio(service, rps)
+            ratio = _ratio(service, rps) if over_service else _ratio(rps, service)
             if rps is not None:
                 ratios[name].append(ratio)
             row.append(MISSING if rps is None else f"{_number(rps)} ({_times(ratio)})")
         rows.append(row)
-    rows.append(["", "range", "", *(_span(ratios[name]) for name in others)])
-    head = ["mode", "scenario", "service", *others]
+    rows.append(["", "range", "", *(_span(ratios[name]) for name in names)])
+    return rows
+
+
+def _throughput(medians: dict[str, Any], others: list[str]) -> list[str]:
+    """req/s, and the service's req/s over each other system's, with each ratio's range."""
+    rows = _rps_rows(medians, others, over_service=True)
     return [
         "req/s (median), and in brackets the service's req/s over that system's:",
         "",
-        *_table(head, rows),
+        *_table(["mode", "scenario", "service", *others], rows),
         "",
     ]
 
 
 def _variants(medians: dict[str, Any], variants: list[str]) -> list[str]:
-    rows = []
-    ratios: dict[str, list[float | None]] = {name: [] for name in variants}
-    for mode, scenario, systems in _cells(medians):
-        service = _figure(systems, "service", "rps")
-        row = [mode, scenario, _number(service)]
-        for name in variants:
-            rps = _figure(systems, name, "rps")
-            ratio = _ratio(rps, service)
-            if rps is not None:
-                ratios[name].append(ratio)
-            row.append(MISSING if rps is None else f"{_number(rps)} ({_times(ratio)})")
-        rows.append(row)
-    rows.append(["", "range", "", *(_span(ratios[name]) for name in variants)])
-    head = ["mode", "scenario", "service", *variants]
+    rows = _rps_rows(medians, variants, over_service=False)
     return [
         "The service under other settings: req/s, and in brackets its ratio to the "
         "service's defaults:",
         "",
-        *_table(head, rows),
+        *_table(["mode", "scenario", "service", *variants], rows),
         "",
     ]
 
